@@ -1,0 +1,102 @@
+/*
+ * nnquant operators: one table entry per operator, indexed by nq_op_id.
+ *
+ * Each operator family lives in its own file under src/ops/ and defines
+ * `const nq_op_def nq_def_<Op>` for each of its operators. An entry gives
+ * shape inference (infer) and the forward kernel (forward); scratch() says
+ * how many bytes of scratch the forward needs (NULL = none). Kernels never
+ * allocate: outputs are allocated by the runtime from the shapes infer()
+ * wrote, and scratch comes in the context.
+ *
+ * Every opset form of an operator (attribute vs. input arguments, e.g.
+ * Squeeze axes before/after opset 13, Clip min/max before/after opset 11)
+ * is handled by the operator itself, reading ctx->opset when needed.
+ */
+#ifndef NNQUANT_OPS_H
+#define NNQUANT_OPS_H
+
+#include "nnquant/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NQ_OP_LIST(X) \
+    X(Conv) X(ConvTranspose) X(Gemm) X(MatMul) \
+    X(Add) X(Sub) X(Mul) X(Div) X(Pow) \
+    X(Relu) X(LeakyRelu) X(PRelu) X(Clip) X(Sigmoid) X(Tanh) \
+    X(HardSigmoid) X(HardSwish) X(Softmax) X(LogSoftmax) \
+    X(Sqrt) X(Erf) X(Identity) X(Dropout) X(Cast) X(ReduceMean) \
+    X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(GlobalMaxPool) \
+    X(BatchNormalization) \
+    X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Split) X(Slice) X(Pad) \
+    X(Squeeze) X(Unsqueeze) X(Constant) X(Shape) X(Gather)
+
+typedef enum nq_op_id {
+#define NQ_OP_ENUM(name) NQ_OP_##name,
+    NQ_OP_LIST(NQ_OP_ENUM)
+#undef NQ_OP_ENUM
+    NQ_OP_COUNT
+} nq_op_id;
+
+/*
+ * Kernel context, filled by the runtime for one node.
+ *  in[i]  : input tensors; NULL for an absent optional input. During
+ *           infer(), in[i]->data is NULL unless the value is known at plan
+ *           time (an initializer or a folded constant); an op that needs
+ *           the values of an input (Reshape's shape, Slice's starts...)
+ *           reports NQ_ERR_UNSUPPORTED when they are not known.
+ *  out[i] : output tensors; NULL for an absent optional output. infer()
+ *           sets dtype, ndim and dims; forward() writes into out[i]->data,
+ *           already allocated with that shape.
+ */
+typedef struct nq_kctx {
+    const nq_node *node;
+    int64_t opset;           /* opset version of the node's domain */
+    int n_in;
+    const nq_tensor *const *in;
+    int n_out;
+    nq_tensor *const *out;
+    void *scratch;           /* forward(): scratch() bytes, 64-byte aligned */
+    size_t scratch_size;
+    int num_threads;         /* threads the kernel may use (>= 1) */
+    nq_error *err;
+} nq_kctx;
+
+typedef struct nq_op_def {
+    const char *name;        /* ONNX op_type */
+    nq_status (*infer)(nq_kctx *c);
+    nq_status (*forward)(nq_kctx *c);
+    size_t (*scratch)(const nq_kctx *c);  /* called after infer; may be NULL */
+    /* 1 if the outputs depend only on input shapes (Shape): the runtime can
+     * then compute them at plan time even when input data is unknown. */
+    int shape_only;
+} nq_op_def;
+
+/* Table lookup; NULL if the id is out of range. */
+const nq_op_def *nq_op_get(int id);
+/* Id for an ONNX (domain, op_type); -1 if unsupported. domain "" or "ai.onnx". */
+int nq_op_find(const char *domain, const char *op_type);
+/* Resolves node->op for every node of g. Fails naming every unsupported
+ * op (with counts) if any node is unsupported. */
+nq_status nq_ops_resolve(nq_graph *g, nq_error *err);
+
+/* Helpers shared by op implementations (src/ops/common.c). */
+/* Error naming the node and op: "node 'conv1' (Conv): <message>". */
+nq_status nq_kctx_fail(const nq_kctx *c, nq_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Numpy-style multidirectional broadcast of two shapes. */
+nq_status nq_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b,
+                             int *nout, int64_t *out);
+/* Normalizes a possibly negative axis against rank; -1 if out of range. */
+int nq_norm_axis(int64_t axis, int rank);
+/* Reads an integer tensor (int32/int64) of known data into int64 values. */
+int nq_tensor_to_i64(const nq_tensor *t, int64_t *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

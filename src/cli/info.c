@@ -1,0 +1,2 @@
+#include "cli/cli.h"
+int nq_cli_info(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "not yet\n"); return NQ_EXIT_ERROR; }

@@ -1,0 +1,45 @@
+/* Placeholders for operators not implemented yet: an entry with no infer()
+ * is reported as unsupported. Delete a line when its op lands in its family file. */
+#include "nnquant/ops.h"
+const nq_op_def nq_def_Conv = {"Conv", 0, 0, 0, 0};
+const nq_op_def nq_def_ConvTranspose = {"ConvTranspose", 0, 0, 0, 0};
+const nq_op_def nq_def_Gemm = {"Gemm", 0, 0, 0, 0};
+const nq_op_def nq_def_MatMul = {"MatMul", 0, 0, 0, 0};
+const nq_op_def nq_def_Add = {"Add", 0, 0, 0, 0};
+const nq_op_def nq_def_Sub = {"Sub", 0, 0, 0, 0};
+const nq_op_def nq_def_Mul = {"Mul", 0, 0, 0, 0};
+const nq_op_def nq_def_Div = {"Div", 0, 0, 0, 0};
+const nq_op_def nq_def_Pow = {"Pow", 0, 0, 0, 0};
+const nq_op_def nq_def_Relu = {"Relu", 0, 0, 0, 0};
+const nq_op_def nq_def_LeakyRelu = {"LeakyRelu", 0, 0, 0, 0};
+const nq_op_def nq_def_PRelu = {"PRelu", 0, 0, 0, 0};
+const nq_op_def nq_def_Clip = {"Clip", 0, 0, 0, 0};
+const nq_op_def nq_def_Sigmoid = {"Sigmoid", 0, 0, 0, 0};
+const nq_op_def nq_def_Tanh = {"Tanh", 0, 0, 0, 0};
+const nq_op_def nq_def_HardSigmoid = {"HardSigmoid", 0, 0, 0, 0};
+const nq_op_def nq_def_HardSwish = {"HardSwish", 0, 0, 0, 0};
+const nq_op_def nq_def_Softmax = {"Softmax", 0, 0, 0, 0};
+const nq_op_def nq_def_LogSoftmax = {"LogSoftmax", 0, 0, 0, 0};
+const nq_op_def nq_def_Sqrt = {"Sqrt", 0, 0, 0, 0};
+const nq_op_def nq_def_Erf = {"Erf", 0, 0, 0, 0};
+const nq_op_def nq_def_Identity = {"Identity", 0, 0, 0, 0};
+const nq_op_def nq_def_Dropout = {"Dropout", 0, 0, 0, 0};
+const nq_op_def nq_def_Cast = {"Cast", 0, 0, 0, 0};
+const nq_op_def nq_def_ReduceMean = {"ReduceMean", 0, 0, 0, 0};
+const nq_op_def nq_def_MaxPool = {"MaxPool", 0, 0, 0, 0};
+const nq_op_def nq_def_AveragePool = {"AveragePool", 0, 0, 0, 0};
+const nq_op_def nq_def_GlobalAveragePool = {"GlobalAveragePool", 0, 0, 0, 0};
+const nq_op_def nq_def_GlobalMaxPool = {"GlobalMaxPool", 0, 0, 0, 0};
+const nq_op_def nq_def_BatchNormalization = {"BatchNormalization", 0, 0, 0, 0};
+const nq_op_def nq_def_Flatten = {"Flatten", 0, 0, 0, 0};
+const nq_op_def nq_def_Reshape = {"Reshape", 0, 0, 0, 0};
+const nq_op_def nq_def_Transpose = {"Transpose", 0, 0, 0, 0};
+const nq_op_def nq_def_Concat = {"Concat", 0, 0, 0, 0};
+const nq_op_def nq_def_Split = {"Split", 0, 0, 0, 0};
+const nq_op_def nq_def_Slice = {"Slice", 0, 0, 0, 0};
+const nq_op_def nq_def_Pad = {"Pad", 0, 0, 0, 0};
+const nq_op_def nq_def_Squeeze = {"Squeeze", 0, 0, 0, 0};
+const nq_op_def nq_def_Unsqueeze = {"Unsqueeze", 0, 0, 0, 0};
+const nq_op_def nq_def_Constant = {"Constant", 0, 0, 0, 0};
+const nq_op_def nq_def_Shape = {"Shape", 0, 0, 0, 0};
+const nq_op_def nq_def_Gather = {"Gather", 0, 0, 0, 0};

@@ -1,0 +1,199 @@
+/* Core: dtypes, tensors, attributes, graph building, toposort, rewrites. */
+#include <string.h>
+
+#include "nnquant/core.h"
+#include "nqtest.h"
+
+static int val(nq_graph *g, const char *name)
+{
+    int v = nq_graph_add_value(g, name, NULL);
+    REQUIRE(v >= 0);
+    return v;
+}
+
+static void test_dtypes_and_tensors(void)
+{
+    CHECK(nq_dtype_size(NQ_DTYPE_FLOAT32) == 4);
+    CHECK(nq_dtype_size(NQ_DTYPE_INT4) == 1);
+    CHECK(nq_dtype_from_name("int16") == NQ_DTYPE_INT16);
+    CHECK(nq_dtype_from_name("nope") == NQ_DTYPE_UNDEFINED);
+    for (int t = 1; t < NQ_DTYPE_COUNT; t++)
+        CHECK(nq_dtype_from_name(nq_dtype_name((nq_dtype)t)) == (nq_dtype)t);
+    int64_t lo, hi;
+    CHECK(nq_dtype_int_range(NQ_DTYPE_INT4, &lo, &hi) && lo == -8 && hi == 7);
+    CHECK(!nq_dtype_int_range(NQ_DTYPE_FLOAT32, &lo, &hi));
+
+    nq_tensor t, c;
+    int64_t dims[2] = {2, 3};
+    CHECK_OK(nq_tensor_alloc(&t, NQ_DTYPE_INT8, 2, dims, NULL));
+    CHECK(nq_tensor_numel(&t) == 6 && nq_tensor_nbytes(&t) == 6);
+    nq_tensor_set(&t, 0, 300.0);  /* saturates */
+    nq_tensor_set(&t, 1, -2.5);   /* ties away from zero */
+    CHECK(nq_tensor_get(&t, 0) == 127 && nq_tensor_get(&t, 1) == -3);
+    CHECK_OK(nq_tensor_copy(&c, &t, NULL));
+    CHECK(nq_tensor_equal(&c, &t));
+    nq_tensor_set(&c, 5, 1);
+    CHECK(!nq_tensor_equal(&c, &t));
+    nq_tensor_free(&c);
+    nq_tensor_free(&t);
+    int64_t bad[1] = {-1};
+    nq_error err = {0};
+    CHECK(nq_tensor_alloc(&t, NQ_DTYPE_FLOAT32, 1, bad, &err) == NQ_ERR_SHAPE);
+    CHECK(strstr(err.msg, "negative") != NULL);
+    char buf[64];
+    CHECK(strcmp(nq_shape_str(2, dims, buf, sizeof buf), "[2,3]") == 0);
+}
+
+static void test_attributes(void)
+{
+    nq_graph *g = nq_graph_create("g");
+    int a = val(g, "a"), b = val(g, "b");
+    nq_node *n = nq_graph_add_node(g, "Relu", "r", 1, &a, 1, &b, NULL);
+    REQUIRE(n != NULL);
+    int64_t ints[3] = {1, 2, 3};
+    float fl[2] = {0.5f, 1.5f};
+    CHECK_OK(nq_node_set_int(n, "axis", 2));
+    CHECK_OK(nq_node_set_float(n, "alpha", 0.25f));
+    CHECK_OK(nq_node_set_string(n, "quantization.ptq.precision", "int8"));
+    CHECK_OK(nq_node_set_ints(n, "pads", 3, ints));
+    CHECK_OK(nq_node_set_floats(n, "scales", 2, fl));
+    CHECK_OK(nq_node_set_int(n, "axis", 3)); /* replace */
+    CHECK(n->n_attrs == 5);
+    CHECK(nq_node_attr_int(n, "axis", 0) == 3);
+    CHECK(nq_node_attr_int(n, "missing", 7) == 7);
+    CHECK(nq_node_attr_float(n, "alpha", 0) == 0.25f);
+    CHECK(strcmp(nq_node_attr_string(n, "quantization.ptq.precision", ""), "int8") == 0);
+    const int64_t *pv;
+    CHECK(nq_node_attr_ints(n, "pads", &pv) == 3 && pv[2] == 3);
+    const float *fv;
+    CHECK(nq_node_attr_floats(n, "scales", &fv) == 2 && fv[1] == 1.5f);
+    CHECK(nq_node_attr_int(n, "alpha", -1) == -1); /* wrong type -> default */
+    CHECK_OK(nq_node_remove_attr(n, "pads"));
+    CHECK(nq_node_attr(n, "pads") == NULL && n->n_attrs == 4);
+    nq_graph_free(g);
+}
+
+/* x -> A -> y -> B -> z, plus w (initializer) into B; nodes added out of order. */
+static nq_graph *chain(void)
+{
+    nq_graph *g = nq_graph_create("chain");
+    int x = val(g, "x"), y = val(g, "y"), z = val(g, "z");
+    nq_tensor w;
+    int64_t d[1] = {1};
+    REQUIRE(nq_tensor_alloc(&w, NQ_DTYPE_FLOAT32, 1, d, NULL) == NQ_OK);
+    int wi = nq_graph_add_initializer(g, "w", &w, NULL);
+    REQUIRE(wi >= 0);
+    REQUIRE(nq_graph_add_input(g, x, NULL) == NQ_OK);
+    REQUIRE(nq_graph_add_output(g, z, NULL) == NQ_OK);
+    int bin[2] = {y, wi};
+    REQUIRE(nq_graph_add_node(g, "Mul", "B", 2, bin, 1, &z, NULL) != NULL);
+    REQUIRE(nq_graph_add_node(g, "Relu", "A", 1, &x, 1, &y, NULL) != NULL);
+    return g;
+}
+
+static void test_toposort_and_validate(void)
+{
+    nq_graph *g = chain();
+    CHECK_OK(nq_graph_validate(g, NULL));
+    CHECK_OK(nq_graph_toposort(g, NULL));
+    CHECK(strcmp(g->nodes[0]->name, "A") == 0 && strcmp(g->nodes[1]->name, "B") == 0);
+    nq_node *cons[4];
+    CHECK(nq_graph_consumers(g, nq_graph_find_value(g, "y"), cons, 4) == 1 && cons[0] == g->nodes[1]);
+    /* a second producer of z is refused */
+    int x = nq_graph_find_value(g, "x"), z = nq_graph_find_value(g, "z");
+    CHECK(nq_graph_add_node(g, "Relu", "C", 1, &x, 1, &z, NULL) == NULL);
+    /* undefined input is reported by name */
+    int u = val(g, "undefined_w");
+    int ins[2] = {x, u};
+    int o = val(g, "o");
+    CHECK(nq_graph_add_node(g, "Add", "D", 2, ins, 1, &o, NULL) != NULL);
+    nq_error err = {0};
+    CHECK(nq_graph_validate(g, &err) != NQ_OK && strstr(err.msg, "undefined_w") != NULL);
+    nq_graph_free(g);
+
+    /* a cycle is reported */
+    g = nq_graph_create("cyc");
+    int a = val(g, "a"), b = val(g, "b");
+    REQUIRE(nq_graph_add_node(g, "Relu", "P", 1, &a, 1, &b, NULL) != NULL);
+    REQUIRE(nq_graph_add_node(g, "Relu", "Q", 1, &b, 1, &a, NULL) != NULL);
+    CHECK(nq_graph_toposort(g, &err) != NQ_OK && strstr(err.msg, "cycle") != NULL);
+    nq_graph_free(g);
+}
+
+static void test_rewrites(void)
+{
+    nq_graph *g = chain();
+    REQUIRE(nq_graph_toposort(g, NULL) == NQ_OK);
+    int y = nq_graph_find_value(g, "y");
+    nq_node *q = nq_graph_insert_after(g, y, "Quantizer", "q", 0, NULL, NULL);
+    REQUIRE(q != NULL);
+    /* A, q, B in order; B reads q's output; q reads y */
+    CHECK(g->n_nodes == 3 && g->nodes[1] == q);
+    CHECK(q->inputs[0] == y);
+    nq_node *B = nq_graph_find_node(g, "B");
+    CHECK(B->inputs[0] == q->outputs[0]);
+    CHECK_OK(nq_graph_validate(g, NULL));
+
+    /* insert after the graph output: the output slot moves to the new value */
+    int z = nq_graph_find_value(g, "z");
+    nq_node *q2 = nq_graph_insert_after(g, z, "Quantizer", "q2", 0, NULL, NULL);
+    REQUIRE(q2 != NULL);
+    CHECK(g->outputs[0] == q2->outputs[0] && g->values[q2->outputs[0]]->is_output);
+    CHECK(!g->values[z]->is_output);
+
+    /* remove q2 again: the output keeps a name and is z's producer output */
+    CHECK_OK(nq_graph_remove_node(g, q2, NULL));
+    CHECK(g->n_nodes == 3);
+    CHECK(g->values[g->outputs[0]]->producer == B);
+    CHECK_OK(nq_graph_validate(g, NULL));
+
+    /* remove q: B reads y again */
+    CHECK_OK(nq_graph_remove_node(g, q, NULL));
+    CHECK(B->inputs[0] == y);
+
+    /* compact drops the now-unused values */
+    int before = g->n_values;
+    CHECK_OK(nq_graph_compact(g, NULL));
+    CHECK(g->n_values < before);
+    CHECK(g->n_values == 4); /* x, y, z, w */
+    CHECK_OK(nq_graph_validate(g, NULL));
+    CHECK(nq_graph_find_value(g, "w") >= 0);
+
+    /* clone is deep and equal */
+    nq_graph *c = NULL;
+    CHECK_OK(nq_graph_clone(g, &c, NULL));
+    REQUIRE(c != NULL);
+    CHECK(c->n_nodes == g->n_nodes && c->n_values == g->n_values);
+    CHECK(c->values[nq_graph_find_value(c, "w")]->init != g->values[nq_graph_find_value(g, "w")]->init);
+    CHECK_OK(nq_graph_validate(c, NULL));
+    nq_graph_free(c);
+
+    /* compact removes dead nodes */
+    int x = nq_graph_find_value(g, "x");
+    int dead = val(g, "dead");
+    REQUIRE(nq_graph_add_node(g, "Relu", "D", 1, &x, 1, &dead, NULL) != NULL);
+    CHECK_OK(nq_graph_compact(g, NULL));
+    CHECK(nq_graph_find_node(g, "D") == NULL && nq_graph_find_value(g, "dead") < 0);
+    nq_graph_free(g);
+}
+
+static void test_error_helpers(void)
+{
+    nq_error err = {0};
+    CHECK(nq_error_set(&err, NQ_ERR_IO, "cannot open %s", "f.onnx") == NQ_ERR_IO);
+    nq_error_prefix(&err, "loading %s", "model");
+    CHECK(strcmp(err.msg, "loading model: cannot open f.onnx") == 0);
+    CHECK(err.code == NQ_ERR_IO);
+    CHECK(nq_error_set(NULL, NQ_ERR_DATA, "x") == NQ_ERR_DATA);
+    CHECK(strcmp(nq_status_name(NQ_ERR_SHAPE), "shape error") == 0);
+}
+
+int main(void)
+{
+    test_dtypes_and_tensors();
+    test_attributes();
+    test_toposort_and_validate();
+    test_rewrites();
+    test_error_helpers();
+    TEST_MAIN_END();
+}
