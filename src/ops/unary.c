@@ -1,0 +1,147 @@
+/*
+ * Element-wise float32 activations: Relu, LeakyRelu, Sigmoid, Tanh,
+ * HardSigmoid, HardSwish, Sqrt, Erf. Clip, Identity and Dropout (which
+ * accept more dtypes) are in unary_misc.c.
+ *
+ * One table row per operator: the row kernel and, for operators with
+ * alpha/beta attributes, their defaults. Input and output may be the same
+ * buffer (every kernel reads x[i] before writing y[i]).
+ *
+ * NaN propagates through every op (Relu(NaN) = NaN, as numpy's maximum).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops/elemwise.h"
+
+typedef struct unary_params {
+    float alpha, beta;
+} unary_params;
+
+typedef void (*unary_fn)(const float *x, float *y, int64_t n, unary_params p);
+
+static void relu_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+static void leaky_relu_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? p.alpha * x[i] : x[i];
+}
+
+/* 1 / (1 + e^-x), written so that exp never overflows. */
+static void sigmoid_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v >= 0.0f) {
+            y[i] = 1.0f / (1.0f + expf(-v));
+        } else {
+            float e = expf(v);
+            y[i] = e / (1.0f + e);
+        }
+    }
+}
+
+static void tanh_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+static inline float clamp01(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+
+/* max(0, min(1, alpha * x + beta)) */
+static void hard_sigmoid_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = clamp01(p.alpha * x[i] + p.beta);
+}
+
+/* x * max(0, min(1, x / 6 + 1 / 2)) */
+static void hard_swish_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * clamp01(x[i] * (1.0f / 6.0f) + 0.5f);
+}
+
+static void sqrt_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = sqrtf(x[i]);
+}
+
+static void erf_f32(const float *x, float *y, int64_t n, unary_params p)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = erff(x[i]);
+}
+
+typedef struct unary_op {
+    unary_fn fn;
+    int has_alpha, has_beta;   /* read from attributes "alpha" / "beta" */
+    unary_params dflt;         /* attribute defaults */
+} unary_op;
+
+enum { U_RELU, U_LEAKY_RELU, U_SIGMOID, U_TANH, U_HARD_SIGMOID, U_HARD_SWISH, U_SQRT, U_ERF,
+       U_COUNT };
+
+static const unary_op unary_ops[U_COUNT] = {
+    [U_RELU] = {relu_f32, 0, 0, {0, 0}},
+    [U_LEAKY_RELU] = {leaky_relu_f32, 1, 0, {0.01f, 0}},
+    [U_SIGMOID] = {sigmoid_f32, 0, 0, {0, 0}},
+    [U_TANH] = {tanh_f32, 0, 0, {0, 0}},
+    [U_HARD_SIGMOID] = {hard_sigmoid_f32, 1, 1, {0.2f, 0.5f}},
+    [U_HARD_SWISH] = {hard_swish_f32, 0, 0, {0, 0}},
+    [U_SQRT] = {sqrt_f32, 0, 0, {0, 0}},
+    [U_ERF] = {erf_f32, 0, 0, {0, 0}},
+};
+
+static nq_status unary_infer(nq_kctx *c, const unary_op *op)
+{
+    (void)op;
+    nq_status s = nq_elem_check_io(c, 1, 1);
+    if (s != NQ_OK) return s;
+    if (c->in[0]->dtype != NQ_DTYPE_FLOAT32)
+        return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "unsupported input dtype %s (float32 only)",
+                            nq_dtype_name(c->in[0]->dtype));
+    nq_elem_same_shape(c, 0, NQ_DTYPE_FLOAT32);
+    return NQ_OK;
+}
+
+typedef struct unary_job {
+    unary_fn fn;
+    unary_params p;
+    const float *x;
+    float *y;
+} unary_job;
+
+static void unary_range(void *ctx, int64_t b, int64_t e)
+{
+    const unary_job *j = ctx;
+    j->fn(j->x + b, j->y + b, e - b, j->p);
+}
+
+static nq_status unary_forward(nq_kctx *c, const unary_op *op)
+{
+    nq_status s = unary_infer(c, op);
+    if (s != NQ_OK) return s;
+    unary_job j = {op->fn, op->dflt, c->in[0]->data, c->out[0]->data};
+    if (op->has_alpha) j.p.alpha = nq_node_attr_float(c->node, "alpha", op->dflt.alpha);
+    if (op->has_beta) j.p.beta = nq_node_attr_float(c->node, "beta", op->dflt.beta);
+    int64_t n = nq_tensor_numel(c->in[0]);
+    if (n > 0 && (j.x == NULL || j.y == NULL))
+        return nq_kctx_fail(c, NQ_ERR_INTERNAL, "tensor data missing");
+    nq_par_range(n, NQ_PAR_GRAIN, c->num_threads, unary_range, &j);
+    return NQ_OK;
+}
+
+#define UNARY_DEF(Op, idx)                                                                 \
+    static nq_status Op##_infer(nq_kctx *c) { return unary_infer(c, &unary_ops[idx]); }   \
+    static nq_status Op##_forward(nq_kctx *c) { return unary_forward(c, &unary_ops[idx]); } \
+    const nq_op_def nq_def_##Op = {#Op, Op##_infer, Op##_forward, NULL, 0};
+
+UNARY_DEF(Relu, U_RELU)
+UNARY_DEF(LeakyRelu, U_LEAKY_RELU)
+UNARY_DEF(Sigmoid, U_SIGMOID)
+UNARY_DEF(Tanh, U_TANH)
+UNARY_DEF(HardSigmoid, U_HARD_SIGMOID)
+UNARY_DEF(HardSwish, U_HARD_SWISH)
+UNARY_DEF(Sqrt, U_SQRT)
+UNARY_DEF(Erf, U_ERF)
