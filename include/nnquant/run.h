@@ -11,6 +11,7 @@
 #define NNQUANT_RUN_H
 
 #include "nnquant/core.h"
+#include "nnquant/data.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +61,27 @@ nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err);
 /* Constant folding: nodes whose inputs are all constants (or Shape of a
  * value of known shape) are computed and replaced by initializers. */
 nq_status nq_graph_fold_constants(nq_graph *g, nq_error *err);
+
+/* Multiply-accumulates of one node for the shapes currently recorded in g
+ * (run nq_graph_infer_shapes first): Conv, ConvTranspose, Gemm, MatMul;
+ * 0 for other ops or unknown shapes. */
+int64_t nq_node_macs(const nq_graph *g, const nq_node *n);
+
+/* Top-1 evaluation of a classifier (graph with one input and one output
+ * [N, classes]) over a labelled dataset, `batch` samples at a time.
+ * progress (may be NULL) is called after every batch. */
+typedef void (*nq_progress_fn)(void *user, int64_t done, int64_t total);
+typedef struct nq_eval_result {
+    int64_t samples;
+    int64_t correct;
+    double top1;       /* correct / samples */
+    double seconds;    /* wall time of the runs */
+} nq_eval_result;
+nq_status nq_evaluate(nq_session *s, const nq_graph *g, const nq_dataset *d, int64_t batch,
+                      nq_progress_fn progress, void *user, nq_eval_result *r, nq_error *err);
+
+/* Index of the largest of n values (first one on ties). */
+int64_t nq_argmax_f32(const float *v, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -1,2 +1,129 @@
+/* nnquant info MODEL [--json] */
+#include <stdio.h>
+#include <string.h>
+
 #include "cli/cli.h"
-int nq_cli_info(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "not yet\n"); return NQ_EXIT_ERROR; }
+#include "nnquant/ops.h"
+#include "nnquant/run.h"
+
+typedef struct op_count {
+    const char *op;
+    int n;
+} op_count;
+
+typedef struct model_summary {
+    op_count ops[128];
+    int n_ops;
+    int64_t params, param_bytes, macs;
+    int shapes_ok;
+    char shape_error[NQ_ERROR_MSG_MAX];
+} model_summary;
+
+static void summarize(nq_graph *g, model_summary *m)
+{
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < g->n_nodes; i++) {
+        int k = 0;
+        while (k < m->n_ops && strcmp(m->ops[k].op, g->nodes[i]->op_type) != 0) k++;
+        if (k == m->n_ops && m->n_ops < 128) m->ops[m->n_ops++] = (op_count){g->nodes[i]->op_type, 0};
+        if (k < m->n_ops) m->ops[k].n++;
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v]->init != NULL) {
+            m->params += nq_tensor_numel(g->values[v]->init);
+            m->param_bytes += (int64_t)nq_tensor_nbytes(g->values[v]->init);
+        }
+    nq_error err = {0};
+    m->shapes_ok = nq_graph_infer_shapes(g, 1, &err) == NQ_OK;
+    if (!m->shapes_ok) snprintf(m->shape_error, sizeof m->shape_error, "%s", err.msg);
+    for (int i = 0; m->shapes_ok && i < g->n_nodes; i++) m->macs += nq_node_macs(g, g->nodes[i]);
+}
+
+static void print_json_values(const nq_graph *g, const int *ids, int n)
+{
+    printf("[");
+    for (int i = 0; i < n; i++) {
+        const nq_value *v = g->values[ids[i]];
+        printf("%s{\"name\": ", i ? ", " : "");
+        nq_cli_json_string(stdout, v->name);
+        printf(", \"dtype\": \"%s\", \"shape\": [", nq_dtype_name(v->dtype));
+        for (int d = 0; d < v->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)v->dims[d]);
+        printf("]}");
+    }
+    printf("]");
+}
+
+static void print_json(const char *path, const nq_graph *g, const model_summary *m)
+{
+    printf("{\"model\": ");
+    nq_cli_json_string(stdout, path);
+    printf(", \"opset\": %lld, \"inputs\": ", (long long)nq_graph_opset(g, ""));
+    print_json_values(g, g->inputs, g->n_inputs);
+    printf(", \"outputs\": ");
+    print_json_values(g, g->outputs, g->n_outputs);
+    printf(", \"nodes\": %d, \"ops\": {", g->n_nodes);
+    for (int k = 0; k < m->n_ops; k++) {
+        printf("%s", k ? ", " : "");
+        nq_cli_json_string(stdout, m->ops[k].op);
+        printf(": %d", m->ops[k].n);
+    }
+    printf("}, \"parameters\": %lld, \"parameter_bytes\": %lld, ", (long long)m->params,
+           (long long)m->param_bytes);
+    if (m->shapes_ok) printf("\"macs\": %lld}\n", (long long)m->macs);
+    else printf("\"macs\": null}\n");
+}
+
+static void print_values(const char *title, const nq_graph *g, const int *ids, int n)
+{
+    printf("%s:\n", title);
+    for (int i = 0; i < n; i++) {
+        const nq_value *v = g->values[ids[i]];
+        char shape[128];
+        printf("  %-20s %-8s %s\n", v->name, nq_dtype_name(v->dtype),
+               nq_shape_str(v->ndim, v->dims, shape, sizeof shape));
+    }
+}
+
+int nq_cli_info(int argc, char **argv)
+{
+    int json = 0;
+    const nq_opt opts[] = {
+        {"--json", NQ_OPT_FLAG, &json, NULL, "print one JSON object on stdout"},
+    };
+    const char *pos[1];
+    nq_cmd_spec spec = {
+        "nnquant info MODEL [--json]",
+        "Describes a model: inputs and outputs (dtype, shape; '?' is a dynamic dimension),\n"
+        "node count by operator, parameter count and size, and multiply-accumulates (MACs)\n"
+        "per inference (batch 1; counted for Conv, ConvTranspose, Gemm and MatMul).",
+        1, pos, opts, sizeof opts / sizeof opts[0], NULL};
+    int r = nq_args_parse(&spec, argc, argv);
+    if (r) return r < 0 ? NQ_EXIT_OK : NQ_EXIT_USAGE;
+    nq_graph *g = nq_cli_load_model(pos[0]);
+    if (g == NULL) return NQ_EXIT_ERROR;
+    /* keep the declared input/output shapes for display (inference fills batch 1) */
+    nq_graph *shaped = NULL;
+    nq_error err = {0};
+    if (nq_graph_clone(g, &shaped, &err) != NQ_OK) {
+        nq_graph_free(g);
+        return nq_cli_fail(&err);
+    }
+    static model_summary m;
+    summarize(shaped, &m);
+    if (json) {
+        print_json(pos[0], g, &m);
+    } else {
+        printf("model: %s (opset %lld%s%s)\n", pos[0], (long long)nq_graph_opset(g, ""),
+               g->producer_name ? ", from " : "", g->producer_name ? g->producer_name : "");
+        print_values("inputs", g, g->inputs, g->n_inputs);
+        print_values("outputs", g, g->outputs, g->n_outputs);
+        printf("nodes: %d (", g->n_nodes);
+        for (int k = 0; k < m.n_ops; k++) printf("%s%s %d", k ? ", " : "", m.ops[k].op, m.ops[k].n);
+        printf(")\nparameters: %lld (%.1f KiB)\n", (long long)m.params, (double)m.param_bytes / 1024.0);
+        if (m.shapes_ok) printf("MACs per inference: %lld (%.2f M)\n", (long long)m.macs, (double)m.macs / 1e6);
+        else printf("MACs per inference: unknown (%s)\n", m.shape_error);
+    }
+    nq_graph_free(shaped);
+    nq_graph_free(g);
+    return NQ_EXIT_OK;
+}

@@ -60,7 +60,7 @@ nq_status nq_graph_toposort(nq_graph *g, nq_error *err)
             goto out;
         }
     }
-    memcpy(g->nodes, order, sizeof(nq_node *) * (size_t)nn);
+    if (nn > 0) memcpy(g->nodes, order, sizeof(nq_node *) * (size_t)nn);
 out:
     free(ready);
     free(done);

@@ -1,0 +1,267 @@
+/* Execution plans: shapes for the inputs at hand, plan-time folding of
+ * values that do not depend on input data, and one arena whose buffers are
+ * reused by liveness. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/run_internal.h"
+
+#define NQ_ALIGN 64
+#define NQ_SMALL_INT_INPUT 64 /* int inputs up to this many elements are plan-time known */
+
+int nq_input_is_small_int(const nq_tensor *t)
+{
+    return (t->dtype == NQ_DTYPE_INT64 || t->dtype == NQ_DTYPE_INT32) &&
+           nq_tensor_numel(t) <= NQ_SMALL_INT_INPUT;
+}
+
+static size_t align_up(size_t n) { return (n + NQ_ALIGN - 1) / NQ_ALIGN * NQ_ALIGN; }
+
+void nq_plan_free(nq_plan *p)
+{
+    if (p == NULL) return;
+    for (int v = 0; v < p->n_values; v++) nq_tensor_free(&p->slots[v].t);
+    for (int s = 0; s < p->n_steps; s++) {
+        free(p->steps[s].in);
+        free(p->steps[s].out);
+    }
+    for (int i = 0; i < p->n_inputs; i++) nq_tensor_free(&p->keys[i]);
+    free(p->keys);
+    free(p->slots);
+    free(p->steps);
+    free(p->arena);
+    free(p->scratch);
+    free(p);
+}
+
+int nq_plan_matches(const nq_plan *p, const nq_tensor *inputs, int n_inputs)
+{
+    if (p == NULL || p->n_inputs != n_inputs) return 0;
+    for (int i = 0; i < n_inputs; i++) {
+        if (!nq_tensor_same_shape(&p->keys[i], &inputs[i])) return 0;
+        if (p->keys[i].data != NULL && !nq_tensor_equal(&p->keys[i], &inputs[i])) return 0;
+    }
+    return 1;
+}
+
+static nq_status check_input(const nq_graph *g, int i, const nq_tensor *t, nq_error *err)
+{
+    const nq_value *v = g->values[g->inputs[i]];
+    char want[96], got[96];
+    if (v->dtype != NQ_DTYPE_UNDEFINED && v->dtype != t->dtype)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "input '%s': expected %s data, got %s",
+                            v->name, nq_dtype_name(v->dtype), nq_dtype_name(t->dtype));
+    if (v->ndim < 0) return NQ_OK;
+    int ok = v->ndim == t->ndim;
+    for (int d = 0; ok && d < v->ndim; d++)
+        if (v->dims[d] >= 0 && v->dims[d] != t->dims[d]) ok = 0;
+    if (!ok)
+        return nq_error_set(err, NQ_ERR_SHAPE, "input '%s': expected shape %s, got %s", v->name,
+                            nq_shape_str(v->ndim, v->dims, want, sizeof want),
+                            nq_shape_str(t->ndim, t->dims, got, sizeof got));
+    return NQ_OK;
+}
+
+/* Greedy-by-size placement (largest first, lowest offset that does not
+ * overlap a placed buffer whose lifetime intersects). */
+static nq_status place_buffers(nq_plan *p, nq_error *err)
+{
+    int *order = malloc(sizeof(int) * (size_t)(p->n_values + 1));
+    int *placed = malloc(sizeof(int) * (size_t)(p->n_values + 1));
+    if (order == NULL || placed == NULL) {
+        free(order);
+        free(placed);
+        return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    }
+    int n = 0, n_placed = 0;
+    for (int v = 0; v < p->n_values; v++)
+        if (p->slots[v].kind == NQ_SLOT_ACT) order[n++] = v;
+    /* insertion sort by size, descending (graphs are small) */
+    for (int i = 1; i < n; i++) {
+        int v = order[i], j = i;
+        size_t sz = nq_tensor_nbytes(&p->slots[v].t);
+        while (j > 0 && nq_tensor_nbytes(&p->slots[order[j - 1]].t) < sz) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        nq_slot *s = &p->slots[order[i]];
+        size_t size = align_up(nq_tensor_nbytes(&s->t));
+        size_t offset = 0;
+        for (int again = 1; again;) {
+            again = 0;
+            for (int k = 0; k < n_placed; k++) {
+                const nq_slot *o = &p->slots[placed[k]];
+                int overlap_time = !(o->last_step < s->def_step || s->last_step < o->def_step);
+                size_t osize = align_up(nq_tensor_nbytes(&o->t));
+                int overlap_mem = offset < o->offset + osize && o->offset < offset + size;
+                if (overlap_time && overlap_mem) {
+                    offset = o->offset + osize;
+                    again = 1;
+                }
+            }
+        }
+        s->offset = offset;
+        placed[n_placed++] = order[i];
+        if (offset + size > total) total = offset + size;
+    }
+    p->arena_bytes = total;
+    free(order);
+    free(placed);
+    return NQ_OK;
+}
+
+static nq_status make_step(nq_plan *p, const nq_node *n, nq_step *st, nq_error *err)
+{
+    st->node = n;
+    st->def = nq_op_get(n->op);
+    st->in = calloc((size_t)(n->n_inputs + 1), sizeof(nq_tensor *));
+    st->out = calloc((size_t)(n->n_outputs + 1), sizeof(nq_tensor *));
+    if (st->in == NULL || st->out == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < n->n_inputs; k++)
+        st->in[k] = n->inputs[k] >= 0 ? &p->slots[n->inputs[k]].t : NULL;
+    for (int k = 0; k < n->n_outputs; k++)
+        st->out[k] = n->outputs[k] >= 0 ? &p->slots[n->outputs[k]].t : NULL;
+    return NQ_OK;
+}
+
+/* Plans one node: infer shapes; fold it when everything it reads is known. */
+static nq_status plan_node(const nq_graph *g, nq_plan *p, const nq_node *n, int num_threads,
+                           nq_error *err)
+{
+    const nq_op_def *def = nq_op_get(n->op);
+    if (def == NULL || def->infer == NULL)
+        return nq_error_set(err, NQ_ERR_UNSUPPORTED, "node '%s': unsupported operator %s",
+                            n->name, n->op_type);
+    nq_step *st = &p->steps[p->n_steps];
+    nq_status s = make_step(p, n, st, err);
+    if (s != NQ_OK) return s;
+    int known = 1;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v < 0) continue;
+        if (p->slots[v].kind == NQ_SLOT_UNUSED)
+            return nq_error_set(err, NQ_ERR_INVALID_ARG, "node '%s' (%s): input '%s' is not defined",
+                                n->name, n->op_type, g->values[v]->name);
+        if (p->slots[v].kind != NQ_SLOT_CONST) known = 0;
+    }
+    if (def->shape_only) known = 1;
+    s = nq_exec_node(g, n, st->in, st->out, known, num_threads, err);
+    if (s != NQ_OK) {
+        free(st->in);
+        free(st->out);
+        st->in = NULL;
+        st->out = NULL;
+        return s;
+    }
+    for (int k = 0; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        if (v < 0) continue;
+        p->slots[v].kind = known ? NQ_SLOT_CONST : NQ_SLOT_ACT;
+        p->slots[v].def_step = p->n_steps;
+        p->slots[v].last_step = p->n_steps;
+    }
+    if (known) {
+        free(st->in);
+        free(st->out);
+        st->in = NULL;
+        st->out = NULL;
+        return NQ_OK;
+    }
+    nq_kctx c = {.node = n, .opset = nq_graph_opset(g, n->domain), .n_in = n->n_inputs,
+                 .in = st->in, .n_out = n->n_outputs, .out = st->out,
+                 .num_threads = num_threads, .err = err};
+    st->scratch = def->scratch ? def->scratch(&c) : 0;
+    if (st->scratch > p->scratch_bytes) p->scratch_bytes = st->scratch;
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0) p->slots[n->inputs[k]].last_step = p->n_steps;
+    p->n_steps++;
+    return NQ_OK;
+}
+
+static nq_status init_slots(const nq_graph *g, nq_plan *p, const nq_tensor *inputs, nq_error *err)
+{
+    for (int v = 0; v < g->n_values; v++) {
+        const nq_value *val = g->values[v];
+        if (val->init == NULL) continue;
+        p->slots[v].kind = NQ_SLOT_CONST;
+        p->slots[v].t = *val->init;
+        p->slots[v].t.owns_data = 0;
+        p->slots[v].def_step = -1;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        nq_status s = check_input(g, i, &inputs[i], err);
+        if (s != NQ_OK) return s;
+        nq_slot *sl = &p->slots[g->inputs[i]];
+        nq_tensor *key = &p->keys[i];
+        if (nq_input_is_small_int(&inputs[i])) {
+            s = nq_tensor_copy(key, &inputs[i], err);
+            if (s != NQ_OK) return s;
+            s = nq_tensor_copy(&sl->t, &inputs[i], err);
+            if (s != NQ_OK) return s;
+            sl->kind = NQ_SLOT_CONST;
+        } else {
+            s = nq_tensor_init(key, inputs[i].dtype, inputs[i].ndim, inputs[i].dims, err);
+            if (s != NQ_OK) return s;
+            sl->t = *key;
+            sl->kind = NQ_SLOT_INPUT;
+        }
+        sl->def_step = -1;
+    }
+    p->n_inputs = g->n_inputs;
+    return NQ_OK;
+}
+
+nq_status nq_plan_build(const nq_graph *g, const nq_tensor *inputs, int n_inputs,
+                        int num_threads, int allocate, nq_plan **out, nq_error *err)
+{
+    *out = NULL;
+    if (n_inputs != g->n_inputs)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "the model has %d input%s, %d given",
+                            g->n_inputs, g->n_inputs == 1 ? "" : "s", n_inputs);
+    nq_plan *p = calloc(1, sizeof *p);
+    if (p == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    p->n_values = g->n_values;
+    p->slots = calloc((size_t)(g->n_values + 1), sizeof(nq_slot));
+    p->steps = calloc((size_t)(g->n_nodes + 1), sizeof(nq_step));
+    p->keys = calloc((size_t)(g->n_inputs + 1), sizeof(nq_tensor));
+    nq_status s = NQ_OK;
+    if (!p->slots || !p->steps || !p->keys) {
+        s = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((s = init_slots(g, p, inputs, err)) != NQ_OK) goto fail;
+    for (int i = 0; i < g->n_nodes; i++)
+        if ((s = plan_node(g, p, g->nodes[i], num_threads, err)) != NQ_OK) goto fail;
+    for (int i = 0; i < g->n_outputs; i++) {
+        nq_slot *sl = &p->slots[g->outputs[i]];
+        if (sl->kind == NQ_SLOT_UNUSED) {
+            s = nq_error_set(err, NQ_ERR_INVALID_ARG, "graph output '%s' is never computed",
+                             g->values[g->outputs[i]]->name);
+            goto fail;
+        }
+        sl->last_step = p->n_steps;
+    }
+    if (allocate) {
+        if ((s = place_buffers(p, err)) != NQ_OK) goto fail;
+        p->arena = aligned_alloc(NQ_ALIGN, p->arena_bytes ? p->arena_bytes : NQ_ALIGN);
+        size_t sb = align_up(p->scratch_bytes ? p->scratch_bytes : 1);
+        p->scratch = aligned_alloc(NQ_ALIGN, sb);
+        if (p->arena == NULL || p->scratch == NULL) {
+            s = nq_error_set(err, NQ_ERR_NOMEM, "cannot allocate %zu bytes of activations",
+                             p->arena_bytes);
+            goto fail;
+        }
+        for (int v = 0; v < p->n_values; v++)
+            if (p->slots[v].kind == NQ_SLOT_ACT)
+                p->slots[v].t.data = (char *)p->arena + p->slots[v].offset;
+    }
+    *out = p;
+    return NQ_OK;
+fail:
+    nq_plan_free(p);
+    return s;
+}

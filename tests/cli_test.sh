@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# CLI contract tests: exit codes, --help, JSON output, run vs PyTorch logits,
+# and clean failures on corrupt models and bad data.
+# Usage: cli_test.sh NNQUANT TEST_ONNX_CORRUPT   (run from the repository root)
+set -u
+NQ=$1
+CORRUPT=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect CODE CMD...: runs CMD, checks its exit code; stdout in $T/out, stderr in $T/err
+expect() {
+  local want=$1; shift
+  "$@" >"$T/out" 2>"$T/err"; local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "exit $got (expected $want): $*"; sed 's/^/  | /' "$T/err" | head -5; fi
+}
+FM=/usr/share/datasets/fashion-mnist
+M=models/convnet.onnx
+DATA=(--data $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz --scale 0.00392156862745098)
+
+# help and usage
+expect 0 "$NQ" --help
+expect 2 "$NQ"
+expect 2 "$NQ" frobnicate
+for c in info run eval; do
+  expect 0 "$NQ" $c --help
+  grep -q "usage: nnquant $c" "$T/out" && ok || bad "$c --help has no usage line"
+done
+expect 2 "$NQ" eval $M --data
+expect 2 "$NQ" eval $M --bogus
+expect 2 "$NQ" eval $M "${DATA[@]}" --limit abc
+expect 2 "$NQ" info
+
+# info
+expect 0 "$NQ" info $M
+grep -q "MACs per inference: 18691840" "$T/out" && ok || bad "info: MACs of the ConvNet"
+expect 0 "$NQ" info $M --json
+/usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['ops']['Conv']==4 and d['macs']==18691840 and d['inputs'][0]['shape'][1:]==[1,28,28]" && ok || bad "info --json"
+
+# eval --json: one JSON object on stdout, nothing else
+expect 0 "$NQ" eval $M "${DATA[@]}" --limit 200 --json
+/usr/bin/python3 -c "import json; d=json.load(open('$T/out')); assert d['samples']==200 and 0.8<d['top1']<=1 and d['images_per_s']>0" && ok || bad "eval --json"
+
+# run: any batch size; matches PyTorch's logits
+expect 0 "$NQ" run $M --input models/ref/input.npy --output "$T/y.npy"
+/usr/bin/python3 -c "
+import numpy as np
+y=np.load('$T/y.npy'); r=np.load('models/ref/convnet_logits.npy')
+assert y.shape==r.shape and y.dtype==np.float32, (y.shape, y.dtype)
+assert np.abs(y-r).max() <= 1e-4, np.abs(y-r).max()" && ok || bad "run vs pytorch logits"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/x3.npy', np.load('models/ref/input.npy')[:3].astype(np.float64))"
+expect 0 "$NQ" run $M --input "$T/x3.npy" --output "$T/y3.npy"
+expect 2 "$NQ" run $M --input "$T/x3.npy"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/wrong.npy', np.zeros((2,3),np.float32))"
+expect 1 "$NQ" run $M --input "$T/wrong.npy" --output "$T/never.npy"
+grep -q "input 'input'" "$T/err" && ok || bad "wrong shape message names the input"
+[ ! -e "$T/never.npy" ] && ok || bad "a failed run left an output file"
+
+# corrupt models: exit 1 with a message naming the file, never a crash
+mkdir -p "$T/corpus"
+"$CORRUPT" --write-corpus "$T/corpus" >/dev/null
+n=0
+for f in "$T"/corpus/*.onnx; do
+  n=$((n + 1))
+  "$NQ" info "$f" >"$T/out" 2>"$T/err"; rc=$?
+  if [ $rc -ne 1 ]; then bad "info $(basename "$f"): exit $rc"; continue; fi
+  grep -q "$(basename "$f")" "$T/err" && ok || bad "info $(basename "$f"): message does not name the file"
+done
+[ $n -ge 5 ] && ok || bad "corrupt corpus has only $n files"
+expect 1 "$NQ" info "$T/does-not-exist.onnx"
+
+# bad data: NaN, label count mismatch
+/usr/bin/python3 -c "
+import numpy as np
+x=np.zeros((4,1,28,28),np.float32); x[2,0,3,4]=np.nan; np.save('$T/nan.npy', x)
+np.save('$T/ok.npy', np.zeros((4,1,28,28),np.float32)); np.save('$T/lab3.npy', np.zeros(3,np.int64))"
+expect 1 "$NQ" eval $M --data "$T/nan.npy" --labels "$T/lab3.npy"
+expect 1 "$NQ" eval $M --data "$T/ok.npy" --labels "$T/lab3.npy"
+grep -qi "label" "$T/err" && ok || bad "label mismatch message"
+
+echo "cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
