@@ -140,6 +140,7 @@ static void test_rewrites(void)
     REQUIRE(q2 != NULL);
     CHECK(g->outputs[0] == q2->outputs[0] && g->values[q2->outputs[0]]->is_output);
     CHECK(!g->values[z]->is_output);
+    CHECK(strcmp(g->values[g->outputs[0]]->name, "z") == 0); /* the output keeps its name */
 
     /* remove q2 again: the output keeps a name and is z's producer output */
     CHECK_OK(nq_graph_remove_node(g, q2, NULL));
@@ -167,6 +168,22 @@ static void test_rewrites(void)
     CHECK(c->values[nq_graph_find_value(c, "w")]->init != g->values[nq_graph_find_value(g, "w")]->init);
     CHECK_OK(nq_graph_validate(c, NULL));
     nq_graph_free(c);
+
+    /* insert on one edge: only that consumer is rewired */
+    {
+        int xv = nq_graph_find_value(g, "x");
+        int extra = val(g, "x2");
+        REQUIRE(nq_graph_add_node(g, "Relu", "E", 1, &xv, 1, &extra, NULL) != NULL);
+        REQUIRE(nq_graph_add_output(g, extra, NULL) == NQ_OK);
+        nq_node *A = nq_graph_find_node(g, "A"), *E = nq_graph_find_node(g, "E");
+        nq_node *q3 = nq_graph_insert_on_edge(g, E, 0, "Quantizer", "q3", 0, NULL, NULL);
+        REQUIRE(q3 != NULL);
+        CHECK(A->inputs[0] == xv && E->inputs[0] == q3->outputs[0] && q3->inputs[0] == xv);
+        CHECK(nq_graph_node_index(g, q3) == nq_graph_node_index(g, E) - 1);
+        CHECK_OK(nq_graph_validate(g, NULL));
+        g->n_outputs--; /* drop x2 as an output again so that compact removes E and q3 */
+        g->values[extra]->is_output = 0;
+    }
 
     /* compact removes dead nodes */
     int x = nq_graph_find_value(g, "x");

@@ -292,10 +292,17 @@ nq_status nq_graph_validate(const nq_graph *g, nq_error *err);
 /* Rewrite API: every PTQ/QAT pass is built from these. */
 /* Inserts a node with one input and one output after value v: the new node
  * reads v and writes a fresh value; every former consumer of v (and the
- * graph output slot, if v was an output) now reads the fresh value.
+ * graph output slot, if v was an output) now reads the fresh value. A graph
+ * output keeps its name: the fresh value takes it and v is renamed.
  * Extra inputs (e.g. scale constants) may be passed in `extra` (n_extra of them). */
 nq_node *nq_graph_insert_after(nq_graph *g, int v, const char *op_type, const char *name,
                                int n_extra, const int *extra, nq_error *err);
+/* Inserts a node on one edge only: `consumer`'s input slot `input` (reading
+ * value v) now reads the output of a new node that reads v (plus `extra`
+ * inputs). Other consumers of v are untouched. The node is placed right
+ * before `consumer` in the node list. */
+nq_node *nq_graph_insert_on_edge(nq_graph *g, nq_node *consumer, int input, const char *op_type,
+                                 const char *name, int n_extra, const int *extra, nq_error *err);
 /* Removes a single-data-path node (input 0 -> output 0): consumers of its
  * output are rewired to its input 0. The node is freed. */
 nq_status nq_graph_remove_node(nq_graph *g, nq_node *n, nq_error *err);

@@ -30,7 +30,11 @@ extern "C" {
     X(MaxPool) X(AveragePool) X(GlobalAveragePool) X(GlobalMaxPool) \
     X(BatchNormalization) \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Split) X(Slice) X(Pad) \
-    X(Squeeze) X(Unsqueeze) X(Constant) X(Shape) X(Gather)
+    X(Squeeze) X(Unsqueeze) X(Constant) X(Shape) X(Gather) X(ReduceSum) X(ReduceMax) \
+    X(Quantizer)
+
+/* The custom domain of nnquant's own operators (docs/quantizer.md). */
+#define NQ_DOMAIN "ai.nnquant"
 
 typedef enum nq_op_id {
 #define NQ_OP_ENUM(name) NQ_OP_##name,
@@ -71,11 +75,14 @@ typedef struct nq_op_def {
     /* 1 if the outputs depend only on input shapes (Shape): the runtime can
      * then compute them at plan time even when input data is unknown. */
     int shape_only;
+    /* NULL for the default ONNX domain, else e.g. NQ_DOMAIN. */
+    const char *domain;
 } nq_op_def;
 
 /* Table lookup; NULL if the id is out of range. */
 const nq_op_def *nq_op_get(int id);
-/* Id for an ONNX (domain, op_type); -1 if unsupported. domain "" or "ai.onnx". */
+/* Id for an ONNX (domain, op_type); -1 if unsupported. The default domain
+ * is "" or "ai.onnx". */
 int nq_op_find(const char *domain, const char *op_type);
 /* Resolves node->op for every node of g. Fails naming every unsupported
  * op (with counts) if any node is unsupported. */

@@ -43,6 +43,7 @@ nq_node *nq_graph_insert_after(nq_graph *g, int v, const char *op_type, const ch
     ins[0] = v;
     for (int i = 0; i < n_extra; i++) ins[1 + i] = extra[i];
     /* rewire before adding, so that the new node keeps reading v */
+    int was_output = g->values[v]->is_output;
     nq_graph_replace_uses(g, v, out);
     nq_node *n = nq_graph_add_node(g, op_type, name, 1 + n_extra, ins, 1, &out, err);
     free(ins);
@@ -51,12 +52,50 @@ nq_node *nq_graph_insert_after(nq_graph *g, int v, const char *op_type, const ch
         return NULL;
     }
     /* the new value has the same type and shape as v (a quantizer may change dtype later) */
+    if (was_output) { /* the graph output keeps its name */
+        char *tmp = g->values[v]->name;
+        g->values[v]->name = g->values[out]->name;
+        g->values[out]->name = tmp;
+    }
     g->values[out]->dtype = g->values[v]->dtype;
     g->values[out]->ndim = g->values[v]->ndim;
     memcpy(g->values[out]->dims, g->values[v]->dims, sizeof g->values[out]->dims);
     /* keep a topological order: move the node right after v's producer */
     int at = 0;
     if (g->values[v]->producer != NULL) at = nq_graph_node_index(g, g->values[v]->producer) + 1;
+    memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(nq_node *) * (size_t)(g->n_nodes - 1 - at));
+    g->nodes[at] = n;
+    return n;
+}
+
+nq_node *nq_graph_insert_on_edge(nq_graph *g, nq_node *consumer, int input, const char *op_type,
+                                 const char *name, int n_extra, const int *extra, nq_error *err)
+{
+    if (input < 0 || input >= consumer->n_inputs || consumer->inputs[input] < 0) {
+        nq_error_set(err, NQ_ERR_INVALID_ARG, "insert_on_edge: node '%s' has no input %d", consumer->name,
+                     input);
+        return NULL;
+    }
+    int v = consumer->inputs[input];
+    char *out_name = nq_graph_unique_name(g, g->values[v]->name);
+    int out = out_name ? nq_graph_add_value(g, out_name, err) : -1;
+    free(out_name);
+    int *ins = out >= 0 ? malloc(sizeof(int) * (size_t)(1 + n_extra)) : NULL;
+    if (ins == NULL) {
+        if (out >= 0) nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    ins[0] = v;
+    for (int i = 0; i < n_extra; i++) ins[1 + i] = extra[i];
+    nq_node *n = nq_graph_add_node(g, op_type, name, 1 + n_extra, ins, 1, &out, err);
+    free(ins);
+    if (n == NULL) return NULL;
+    consumer->inputs[input] = out;
+    nq_value *vo = g->values[out], *vi = g->values[v];
+    vo->dtype = vi->dtype;
+    vo->ndim = vi->ndim;
+    memcpy(vo->dims, vi->dims, sizeof vo->dims);
+    int at = nq_graph_node_index(g, consumer);
     memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(nq_node *) * (size_t)(g->n_nodes - 1 - at));
     g->nodes[at] = n;
     return n;

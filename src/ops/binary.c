@@ -360,7 +360,7 @@ static const bin_op op_prelu = {prelu_kernels, 1};
 #define BIN_DEF(Op, opvar)                                                                 \
     static nq_status Op##_infer(nq_kctx *c) { return bin_infer(c, &opvar); }              \
     static nq_status Op##_forward(nq_kctx *c) { return bin_forward(c, &opvar); }          \
-    const nq_op_def nq_def_##Op = {#Op, Op##_infer, Op##_forward, NULL, 0};
+    const nq_op_def nq_def_##Op = {.name = #Op, .infer = Op##_infer, .forward = Op##_forward};
 
 BIN_DEF(Add, op_add)
 BIN_DEF(Sub, op_sub)

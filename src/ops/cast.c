@@ -160,4 +160,4 @@ static nq_status cast_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Cast = {"Cast", cast_infer, cast_forward, NULL, 0};
+const nq_op_def nq_def_Cast = {.name = "Cast", .infer = cast_infer, .forward = cast_forward};

@@ -68,7 +68,7 @@ static nq_status concat_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Concat = {"Concat", concat_infer, concat_forward, NULL, 0};
+const nq_op_def nq_def_Concat = {.name = "Concat", .infer = concat_infer, .forward = concat_forward};
 
 /* ---- Split ------------------------------------------------------------ */
 
@@ -191,4 +191,4 @@ static nq_status split_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Split = {"Split", split_infer, split_forward, NULL, 0};
+const nq_op_def nq_def_Split = {.name = "Split", .infer = split_infer, .forward = split_forward};

@@ -69,7 +69,7 @@ static nq_status constant_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Constant = {"Constant", constant_infer, constant_forward, NULL, 0};
+const nq_op_def nq_def_Constant = {.name = "Constant", .infer = constant_infer, .forward = constant_forward};
 
 /* ---- Shape ------------------------------------------------------------ */
 
@@ -108,4 +108,4 @@ static nq_status shape_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Shape = {"Shape", shape_infer, shape_forward, NULL, 1};
+const nq_op_def nq_def_Shape = {.name = "Shape", .infer = shape_infer, .forward = shape_forward, .shape_only = 1};

@@ -67,4 +67,4 @@ static nq_status gather_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Gather = {"Gather", gather_infer, gather_forward, NULL, 0};
+const nq_op_def nq_def_Gather = {.name = "Gather", .infer = gather_infer, .forward = gather_forward};

@@ -183,4 +183,4 @@ static nq_status pad_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Pad = {"Pad", pad_infer, pad_forward, NULL, 0};
+const nq_op_def nq_def_Pad = {.name = "Pad", .infer = pad_infer, .forward = pad_forward};

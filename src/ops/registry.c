@@ -26,11 +26,19 @@ static int is_default_domain(const char *domain)
     return domain == NULL || domain[0] == '\0' || strcmp(domain, "ai.onnx") == 0;
 }
 
+static int same_domain(const char *node_domain, const char *op_domain)
+{
+    if (op_domain == NULL) return is_default_domain(node_domain);
+    return node_domain != NULL && strcmp(node_domain, op_domain) == 0;
+}
+
 int nq_op_find(const char *domain, const char *op_type)
 {
-    if (!is_default_domain(domain) || op_type == NULL) return -1;
+    if (op_type == NULL) return -1;
     for (int i = 0; i < NQ_OP_COUNT; i++)
-        if (op_table[i]->infer != NULL && strcmp(op_table[i]->name, op_type) == 0) return i;
+        if (op_table[i]->infer != NULL && strcmp(op_table[i]->name, op_type) == 0 &&
+            same_domain(domain, op_table[i]->domain))
+            return i;
     return -1;
 }
 

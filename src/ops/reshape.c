@@ -32,7 +32,7 @@ static nq_status flatten_infer(nq_kctx *c)
     return nq_mv_set_out(c, 0, x->dtype, 2, dims);
 }
 
-const nq_op_def nq_def_Flatten = {"Flatten", flatten_infer, copy_forward, NULL, 0};
+const nq_op_def nq_def_Flatten = {.name = "Flatten", .infer = flatten_infer, .forward = copy_forward};
 
 /* ---- Reshape ---------------------------------------------------------- */
 
@@ -94,7 +94,7 @@ static nq_status reshape_infer(nq_kctx *c)
     return nq_mv_set_out(c, 0, x->dtype, n, dims);
 }
 
-const nq_op_def nq_def_Reshape = {"Reshape", reshape_infer, copy_forward, NULL, 0};
+const nq_op_def nq_def_Reshape = {.name = "Reshape", .infer = reshape_infer, .forward = copy_forward};
 
 /* ---- Squeeze / Unsqueeze ------------------------------------------------ */
 
@@ -145,7 +145,7 @@ static nq_status squeeze_infer(nq_kctx *c)
     return nq_mv_set_out(c, 0, x->dtype, r, dims);
 }
 
-const nq_op_def nq_def_Squeeze = {"Squeeze", squeeze_infer, copy_forward, NULL, 0};
+const nq_op_def nq_def_Squeeze = {.name = "Squeeze", .infer = squeeze_infer, .forward = copy_forward};
 
 static nq_status unsqueeze_infer(nq_kctx *c)
 {
@@ -175,4 +175,4 @@ static nq_status unsqueeze_infer(nq_kctx *c)
     return nq_mv_set_out(c, 0, x->dtype, r, dims);
 }
 
-const nq_op_def nq_def_Unsqueeze = {"Unsqueeze", unsqueeze_infer, copy_forward, NULL, 0};
+const nq_op_def nq_def_Unsqueeze = {.name = "Unsqueeze", .infer = unsqueeze_infer, .forward = copy_forward};

@@ -119,4 +119,4 @@ static nq_status slice_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Slice = {"Slice", slice_infer, slice_forward, NULL, 0};
+const nq_op_def nq_def_Slice = {.name = "Slice", .infer = slice_infer, .forward = slice_forward};

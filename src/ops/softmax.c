@@ -112,7 +112,7 @@ static const softmax_op op_log_softmax = {1};
 #define SOFTMAX_DEF(Op, opvar)                                                             \
     static nq_status Op##_infer(nq_kctx *c) { return softmax_infer(c, &opvar); }          \
     static nq_status Op##_forward(nq_kctx *c) { return softmax_forward(c, &opvar); }      \
-    const nq_op_def nq_def_##Op = {#Op, Op##_infer, Op##_forward, NULL, 0};
+    const nq_op_def nq_def_##Op = {.name = #Op, .infer = Op##_infer, .forward = Op##_forward};
 
 SOFTMAX_DEF(Softmax, op_softmax)
 SOFTMAX_DEF(LogSoftmax, op_log_softmax)

@@ -126,4 +126,4 @@ static nq_status transpose_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Transpose = {"Transpose", transpose_infer, transpose_forward, NULL, 0};
+const nq_op_def nq_def_Transpose = {.name = "Transpose", .infer = transpose_infer, .forward = transpose_forward};

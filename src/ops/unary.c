@@ -135,7 +135,7 @@ static nq_status unary_forward(nq_kctx *c, const unary_op *op)
 #define UNARY_DEF(Op, idx)                                                                 \
     static nq_status Op##_infer(nq_kctx *c) { return unary_infer(c, &unary_ops[idx]); }   \
     static nq_status Op##_forward(nq_kctx *c) { return unary_forward(c, &unary_ops[idx]); } \
-    const nq_op_def nq_def_##Op = {#Op, Op##_infer, Op##_forward, NULL, 0};
+    const nq_op_def nq_def_##Op = {.name = #Op, .infer = Op##_infer, .forward = Op##_forward};
 
 UNARY_DEF(Relu, U_RELU)
 UNARY_DEF(LeakyRelu, U_LEAKY_RELU)

@@ -113,7 +113,7 @@ static nq_status clip_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Clip = {"Clip", clip_infer, clip_forward, NULL, 0};
+const nq_op_def nq_def_Clip = {.name = "Clip", .infer = clip_infer, .forward = clip_forward};
 
 /* ---- Identity ---- */
 static nq_status copy_data(nq_kctx *c)
@@ -144,7 +144,7 @@ static nq_status identity_forward(nq_kctx *c)
     return s != NQ_OK ? s : copy_data(c);
 }
 
-const nq_op_def nq_def_Identity = {"Identity", identity_infer, identity_forward, NULL, 0};
+const nq_op_def nq_def_Identity = {.name = "Identity", .infer = identity_infer, .forward = identity_forward};
 
 /* ---- Dropout ---- */
 static nq_dtype dropout_mask_dtype(const nq_kctx *c)
@@ -203,4 +203,4 @@ static nq_status dropout_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Dropout = {"Dropout", dropout_infer, dropout_forward, NULL, 0};
+const nq_op_def nq_def_Dropout = {.name = "Dropout", .infer = dropout_infer, .forward = dropout_forward};

@@ -1,0 +1,273 @@
+/* Conv (opset 1..22 forms), float32, 1-D/2-D/3-D, groups.
+ * X [N, C, in...], W [M, C/group, k...], B [M] -> Y [N, M, out...].
+ * Kernels, by shape:
+ *  - 2-D depthwise (one input channel per group): a direct loop;
+ *  - 1x1 stride-1 unpadded: nq_sgemm on X itself (no im2col);
+ *  - otherwise, on CPUs with AVX2: the fused im2col + GEMM kernel
+ *    (kernels/conv_gemm.h), W packed once per call;
+ *  - otherwise: im2col (in tiles of output rows) + nq_sgemm.
+ * With several threads, images are spread over threads (each with its
+ * scratch slice, GEMMs single-threaded); fewer images than threads give
+ * the threads to nq_sgemm instead. */
+#include <string.h>
+
+#include "kernels/conv_gemm.h"
+#include "kernels/window3.h"
+#include "nnquant/kernels.h"
+#include "ops/window.h"
+
+#ifdef NQ_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Column matrices are built in tiles of whole output rows of about this
+ * many bytes (at least one row), which bounds the scratch for large images.
+ * On the ConvNet shapes (28x28, 14x14), tiles of 128 KiB..1 MiB and several
+ * small images per GEMM measured no faster than one whole image per GEMM. */
+enum { CONV_TILE_BYTES = 1 << 20, CONV_FUSED_MIN_K = 32 };
+
+typedef struct conv_plan {
+    nq_conv_geom g;
+    int64_t N, C, M, group, Cg, Mg; /* channels in/out, per group */
+    int64_t kprod, in_plane, out_plane, K;
+    int pointwise;  /* 1x1, stride 1, no pad: X is its own column matrix */
+    int depthwise;  /* 2-D, one input channel per group: direct loop */
+    int64_t rows, row_len; /* output rows (all spatial dims but the last) and their length */
+    int64_t tile;   /* output rows per im2col tile */
+    int fused;      /* use nq_conv_gemm_f32 with `isa` */
+    nq_f32_isa isa;
+    size_t packed_w; /* scratch bytes of the packed weights (fused), rounded to 64 */
+    int threads;    /* parallel workers (each with its scratch slice) */
+    size_t slice;   /* scratch bytes per worker, rounded to 64 */
+} conv_plan;
+
+static nq_status check_f32(const nq_kctx *c, const nq_tensor *t, const char *what)
+{
+    if (t->dtype != NQ_DTYPE_FLOAT32)
+        return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "%s has dtype %s; only float32 is supported",
+                            what, nq_dtype_name(t->dtype));
+    return NQ_OK;
+}
+
+static nq_status conv_plan_make(const nq_kctx *c, conv_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    if (c->n_in < 2 || !c->in[0] || !c->in[1])
+        return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "needs inputs X and W");
+    const nq_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    nq_status st;
+    if ((st = check_f32(c, x, "input X")) || (st = check_f32(c, w, "weight W"))) return st;
+    if (b && (st = check_f32(c, b, "bias B"))) return st;
+    if (x->ndim < 3)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "input X has rank %d; expected [N, C, spatial...]",
+                            x->ndim);
+    if (w->ndim != x->ndim)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "weight W has rank %d, input X rank %d", w->ndim,
+                            x->ndim);
+    p->N = x->dims[0];
+    p->C = x->dims[1];
+    p->M = w->dims[0];
+    p->group = nq_node_attr_int(c->node, "group", 1);
+    if (p->group < 1 || p->C % p->group != 0 || p->M % p->group != 0)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "group %lld must divide input channels %lld and output channels %lld",
+                            (long long)p->group, (long long)p->C, (long long)p->M);
+    p->Cg = p->C / p->group;
+    p->Mg = p->M / p->group;
+    if (w->dims[1] != p->Cg)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "channel mismatch: input has %lld channels, weight expects %lld x "
+                            "group %lld",
+                            (long long)p->C, (long long)w->dims[1], (long long)p->group);
+    if (b && (b->ndim != 1 || b->dims[0] != p->M))
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "bias B must have shape [%lld]", (long long)p->M);
+    nq_auto_pad ap;
+    if ((st = nq_window_read(c, x->ndim - 2, x->dims + 2, w->dims + 2, &p->g, &ap)) ||
+        (st = nq_window_out(c, &p->g, ap, 0)))
+        return st;
+    p->kprod = p->in_plane = p->out_plane = 1;
+    p->pointwise = 1;
+    for (int i = 0; i < p->g.nsp; i++) {
+        p->kprod *= p->g.kernel[i];
+        p->in_plane *= p->g.in[i];
+        p->out_plane *= p->g.out[i];
+        if (p->g.kernel[i] != 1 || p->g.stride[i] != 1 || p->g.pad_begin[i] || p->g.pad_end[i])
+            p->pointwise = 0;
+    }
+    p->K = p->Cg * p->kprod;
+    p->row_len = p->g.out[p->g.nsp - 1];
+    p->rows = p->out_plane / (p->row_len ? p->row_len : 1);
+    const int64_t row_floats = p->K * p->row_len > 0 ? p->K * p->row_len : 1;
+    p->tile = CONV_TILE_BYTES / (int64_t)sizeof(float) / row_floats;
+    if (p->tile < 1) p->tile = 1;
+    if (p->tile > p->rows) p->tile = p->rows;
+    p->depthwise = p->Cg == 1 && p->group > 1 && p->g.nsp == 2;
+    int threads = c->num_threads < 1 ? 1 : c->num_threads;
+#ifndef NQ_HAVE_OPENMP
+    threads = 1;
+#endif
+    int64_t par = p->depthwise ? p->N * p->M : p->N; /* independent pieces */
+    p->threads = par < threads ? (int)(par > 0 ? par : 1) : threads;
+    p->isa = nq_f32_isa_best();
+    /* below CONV_FUSED_MIN_K the micro-kernel's write-back dominates */
+    p->fused = !p->depthwise && !p->pointwise && p->isa != NQ_F32_ISA_GENERIC &&
+               p->K >= CONV_FUSED_MIN_K && (p->N >= threads || threads == 1);
+    if (p->fused) {
+        size_t per_group = nq_f32_pack_a_floats(p->Mg, p->K) * sizeof(float);
+        p->packed_w = ((size_t)p->group * per_group + 63) / 64 * 64;
+        p->slice = nq_conv_gemm_scratch(&p->g, p->Cg, p->Mg);
+    } else {
+        size_t floats = p->depthwise || p->pointwise ? 0 : (size_t)(p->K * p->tile * p->row_len);
+        p->slice = (floats * sizeof(float) + 63) / 64 * 64;
+    }
+    return NQ_OK;
+}
+
+static nq_status conv_infer(nq_kctx *c)
+{
+    conv_plan p;
+    nq_status st = conv_plan_make(c, &p);
+    if (st) return st;
+    if (c->n_out < 1 || !c->out[0]) return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "needs output Y");
+    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.N, p.M};
+    for (int i = 0; i < p.g.nsp; i++) dims[2 + i] = p.g.out[i];
+    return nq_tensor_init(c->out[0], NQ_DTYPE_FLOAT32, 2 + p.g.nsp, dims, c->err);
+}
+
+static size_t conv_scratch(const nq_kctx *c)
+{
+    conv_plan p;
+    if (conv_plan_make(c, &p) != NQ_OK) return 0;
+    return p.packed_w + p.slice * (size_t)p.threads;
+}
+
+/* y[m][0:P] = bias[m] (or 0) for rows m of one image/group. */
+static void fill_bias(float *y, const float *bias, int64_t rows, int64_t P)
+{
+    for (int64_t m = 0; m < rows; m++) {
+        float v = bias ? bias[m] : 0.0f;
+        for (int64_t i = 0; i < P; i++) y[m * P + i] = v;
+    }
+}
+
+/* 2-D depthwise for one output plane (image n, output channel oc). */
+static void depthwise_plane(const conv_plan *p, const float *x, const float *w, float bias,
+                            float *y)
+{
+    nq_window3 g;
+    nq_window3_from_geom(&p->g, &g);
+    const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
+    for (int64_t i = 0; i < OH * OW; i++) y[i] = bias;
+    for (int64_t kh = 0; kh < g.k[1]; kh++) {
+        for (int64_t kw = 0; kw < g.k[2]; kw++) {
+            const float wv = w[kh * g.k[2] + kw];
+            const int64_t off_w = kw * g.d[2] - g.pb[2];
+            int64_t lo, hi;
+            nq_window_row_range(OW, IW, g.s[2], off_w, &lo, &hi);
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+                if (ih < 0 || ih >= IH) continue;
+                const float *xr = x + ih * IW + off_w;
+                float *yr = y + oh * OW;
+                if (g.s[2] == 1)
+                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow];
+                else
+                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * g.s[2]];
+            }
+        }
+    }
+}
+
+/* Image n through the fused kernel; pw: the packed weights of every group. */
+static void conv_image_fused(const conv_plan *p, const float *x, const float *pw,
+                             const float *bias, float *y, int64_t n, void *scratch)
+{
+    const size_t pw_group = nq_f32_pack_a_floats(p->Mg, p->K);
+    for (int64_t gi = 0; gi < p->group; gi++)
+        nq_conv_gemm_f32(p->isa, &p->g, p->Cg, p->Mg, pw + (size_t)gi * pw_group,
+                         x + (n * p->C + gi * p->Cg) * p->in_plane, bias ? bias + gi * p->Mg : NULL,
+                         y + (n * p->M + gi * p->Mg) * p->out_plane, p->out_plane, scratch);
+}
+
+/* Image n through im2col + GEMM; scratch is this worker's slice. */
+static void conv_image(const conv_plan *p, const float *x, const float *w, const float *bias,
+                       float *y, int64_t n, float *scratch, int gemm_threads)
+{
+    const int64_t P = p->out_plane;
+    for (int64_t gi = 0; gi < p->group; gi++) {
+        const float *xg = x + (n * p->C + gi * p->Cg) * p->in_plane;
+        const float *wg = w + gi * p->Mg * p->K;
+        float *yg = y + (n * p->M + gi * p->Mg) * P;
+        const float beta = bias ? 1.0f : 0.0f;
+        if (bias) fill_bias(yg, bias + gi * p->Mg, p->Mg, P);
+        if (p->pointwise) {
+            nq_sgemm(0, 0, p->Mg, P, p->K, 1.0f, wg, p->K, xg, P, beta, yg, P, gemm_threads);
+            continue;
+        }
+        for (int64_t r0 = 0; r0 < p->rows; r0 += p->tile) {
+            const int64_t r1 = r0 + p->tile < p->rows ? r0 + p->tile : p->rows;
+            const int64_t cols = (r1 - r0) * p->row_len;
+            nq_im2col_f32_rows(&p->g, p->Cg, xg, scratch, cols, r0, r1);
+            nq_sgemm(0, 0, p->Mg, cols, p->K, 1.0f, wg, p->K, scratch, cols, beta,
+                     yg + r0 * p->row_len, P, gemm_threads);
+        }
+    }
+}
+
+static nq_status conv_forward(nq_kctx *c)
+{
+    conv_plan p;
+    nq_status st = conv_plan_make(c, &p);
+    if (st) return st;
+    const size_t need = p.packed_w + p.slice * (size_t)p.threads;
+    if (need > c->scratch_size)
+        return nq_kctx_fail(c, NQ_ERR_INTERNAL, "scratch of %zu bytes, %zu needed",
+                            c->scratch_size, need);
+    const float *x = c->in[0]->data, *w = c->in[1]->data;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    float *y = c->out[0]->data;
+    if (p.depthwise) {
+        const int64_t planes = p.N * p.M;
+#ifdef NQ_HAVE_OPENMP
+#pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
+#endif
+        for (int64_t i = 0; i < planes; i++) {
+            int64_t n = i / p.M, oc = i % p.M, ic = oc / p.Mg;
+            depthwise_plane(&p, x + (n * p.C + ic) * p.in_plane, w + oc * p.kprod,
+                            bias ? bias[oc] : 0.0f, y + i * p.out_plane);
+        }
+        return NQ_OK;
+    }
+    char *scratch = c->scratch;
+    if (p.fused) {
+        float *pw = c->scratch;
+        const size_t pw_group = nq_f32_pack_a_floats(p.Mg, p.K);
+        for (int64_t gi = 0; gi < p.group; gi++)
+            nq_f32_pack_a(p.Mg, p.K, w + gi * p.Mg * p.K, p.K, pw + (size_t)gi * pw_group);
+        char *slices = scratch + p.packed_w;
+#ifdef NQ_HAVE_OPENMP
+#pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
+        for (int64_t n = 0; n < p.N; n++)
+            conv_image_fused(&p, x, pw, bias, y, n,
+                             slices + p.slice * (size_t)omp_get_thread_num());
+#else
+        for (int64_t n = 0; n < p.N; n++) conv_image_fused(&p, x, pw, bias, y, n, slices);
+#endif
+        return NQ_OK;
+    }
+    if (p.threads <= 1) {
+        for (int64_t n = 0; n < p.N; n++)
+            conv_image(&p, x, w, bias, y, n, (float *)scratch, c->num_threads);
+        return NQ_OK;
+    }
+#ifdef NQ_HAVE_OPENMP
+#pragma omp parallel for num_threads(p.threads) schedule(static)
+    for (int64_t n = 0; n < p.N; n++)
+        conv_image(&p, x, w, bias, y, n,
+                   (float *)(scratch + p.slice * (size_t)omp_get_thread_num()), 1);
+#endif
+    return NQ_OK;
+}
+
+const nq_op_def nq_def_Conv = {.name = "Conv", .infer = conv_infer,
+                               .forward = conv_forward, .scratch = conv_scratch};
