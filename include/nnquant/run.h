@@ -53,9 +53,11 @@ int nq_session_num_threads(const nq_session *s);
 /* Default thread count: NQ_NUM_THREADS if set and valid, else online cores. */
 int nq_default_num_threads(void);
 
-/* Static shape inference for a given batch size (the first dim of every
- * input whose first dim is dynamic is set to `batch`): fills value
- * dtypes/shapes in g. Used by `info`, export and passes. */
+/* Static shape inference: fills the dtype and shape of every value of g
+ * (graph inputs keep their declared shapes). With batch > 0, the dynamic
+ * first dimension of the inputs is taken as `batch` and every shape is
+ * concrete; with batch 0, dimensions that follow the batch size are
+ * recorded as dynamic (-1). Used by `info`, export and passes. */
 nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err);
 
 /* Constant folding: nodes whose inputs are all constants (or Shape of a

@@ -55,5 +55,6 @@ void nq_cli_json_string(FILE *f, const char *s);
 int nq_cli_info(int argc, char **argv);
 int nq_cli_run(int argc, char **argv);
 int nq_cli_eval(int argc, char **argv);
+int nq_cli_quantize(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@ static const nq_cli_command commands[] = {
     {"info", "describe a model: inputs, outputs, ops, parameters, MACs", nq_cli_info},
     {"run", "run a model on .npy inputs and write .npy outputs", nq_cli_run},
     {"eval", "top-1 accuracy of a model on a labelled dataset", nq_cli_eval},
+    {"quantize", "post-training quantization to an integer network", nq_cli_quantize},
 };
 
 static void usage(FILE *f)

@@ -4,10 +4,10 @@
 
 #include "run/run_internal.h"
 
-nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err)
+/* Plans g for the given batch size (no arena). */
+static nq_status plan_for_batch(const nq_graph *g, int64_t batch, nq_plan **p, nq_error *err)
 {
-    nq_status s = nq_ops_resolve(g, err);
-    if (s != NQ_OK) return s;
+    nq_status s = NQ_OK;
     nq_tensor *in = calloc((size_t)(g->n_inputs + 1), sizeof(nq_tensor));
     if (in == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g->n_inputs && s == NQ_OK; i++) {
@@ -30,19 +30,32 @@ nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err)
                              "input '%s' is a small integer tensor: shapes depend on its values",
                              v->name);
     }
-    nq_plan *p = NULL;
-    if (s == NQ_OK) s = nq_plan_build(g, in, g->n_inputs, 1, 0, &p, err);
-    if (s == NQ_OK) {
-        for (int v = 0; v < g->n_values; v++) {
-            const nq_slot *sl = &p->slots[v];
-            if (sl->kind == NQ_SLOT_UNUSED) continue;
-            g->values[v]->dtype = sl->t.dtype;
-            g->values[v]->ndim = sl->t.ndim;
-            memcpy(g->values[v]->dims, sl->t.dims, sizeof sl->t.dims);
-        }
+    if (s == NQ_OK) s = nq_plan_build(g, in, g->n_inputs, 1, 0, p, err);
+    free(in);
+    return s;
+}
+
+nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err)
+{
+    nq_status s = nq_ops_resolve(g, err);
+    if (s != NQ_OK) return s;
+    /* batch 0: plan for batch sizes 1 and 2; a dimension that differs is dynamic */
+    nq_plan *p = NULL, *p2 = NULL;
+    s = plan_for_batch(g, batch > 0 ? batch : 1, &p, err);
+    if (s == NQ_OK && batch <= 0) s = plan_for_batch(g, 2, &p2, err);
+    for (int v = 0; s == NQ_OK && v < g->n_values; v++) {
+        const nq_slot *sl = &p->slots[v];
+        nq_value *val = g->values[v];
+        if (sl->kind == NQ_SLOT_UNUSED || val->is_input) continue;
+        val->dtype = sl->t.dtype;
+        val->ndim = sl->t.ndim;
+        memcpy(val->dims, sl->t.dims, sizeof sl->t.dims);
+        if (p2 != NULL && p2->slots[v].t.ndim == sl->t.ndim)
+            for (int d = 0; d < sl->t.ndim; d++)
+                if (p2->slots[v].t.dims[d] != sl->t.dims[d]) val->dims[d] = -1;
     }
     nq_plan_free(p);
-    free(in);
+    nq_plan_free(p2);
     return s;
 }
 

@@ -1,0 +1,158 @@
+/*
+ * nnquant post-training quantization (PTQ).
+ *
+ * The pipeline of the reference Aidge quantization module, one public
+ * function per step, each usable alone, and nq_quantize_network() running
+ * them in order:
+ *
+ *   check_architecture -> prepare_network -> [cross_layer_equalization]
+ *   -> insert_scaling_nodes -> normalize_parameters -> compute_ranges
+ *   -> adjust_ranges (MAX | MSE | AA | KL) -> normalize_activations
+ *   -> quantize_normalized_network -> [dequantize]
+ *   -> [cast_quantized_network unless fake_quantize]
+ *   -> [fold_producer_quantizers]
+ *
+ * Quantization is nodes in the graph: `Quantizer` nodes (docs/quantizer.md)
+ * after the graph inputs, after weight and bias producers, after affine
+ * nodes (Conv, Gemm, MatMul, ReduceSum) and joining nodes (Add, Concat),
+ * and on the branches entering a joining node. Each Quantizer inserted by
+ * PTQ carries the attribute "quantization.ptq.role" (input, scaling,
+ * branch, weight, bias, output).
+ *
+ * Precisions are node attributes, named as in the reference module:
+ *   "quantization.ptq.precision"             dtype name of the node's output
+ *   "quantization.ptq.accumulationprecision" dtype name of an affine node's
+ *                                            accumulator (int32 or int64)
+ * set by nq_auto_assign_node_precision() unless already present, so a user
+ * may tag single nodes first (mixed precision).
+ *
+ * Example:
+ *   nq_ptq_options o;
+ *   nq_ptq_options_default(&o);
+ *   o.clipping = NQ_CLIP_MSE;
+ *   nq_status s = nq_quantize_network(graph, calib_dataset, &o, &err);
+ */
+#ifndef NNQUANT_PTQ_H
+#define NNQUANT_PTQ_H
+
+#include "nnquant/clipping.h"
+#include "nnquant/core.h"
+#include "nnquant/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NQ_ATTR_PRECISION "quantization.ptq.precision"
+#define NQ_ATTR_ACC_PRECISION "quantization.ptq.accumulationprecision"
+#define NQ_ATTR_ROLE "quantization.ptq.role"
+
+/* Text the library wants to show (verbose mode, progress); never printed by
+ * the library itself. */
+typedef void (*nq_log_fn)(void *user, const char *line);
+typedef void (*nq_ptq_progress_fn)(void *user, const char *stage, int64_t done, int64_t total);
+
+/* Mirrors the keyword arguments of the reference quantize_network(), with
+ * the same defaults. */
+typedef struct nq_ptq_options {
+    nq_dtype act_dtype;       /* activations: int8 (int4, uint8, int16 ...) */
+    nq_dtype weight_dtype;    /* weights: int8 (int2..int8, int16) */
+    nq_dtype bias_dtype;      /* biases and accumulators: int32 */
+    nq_clip_mode clipping;    /* NQ_CLIP_MAX */
+    int no_quant;             /* 0: round (1: keep the normalized float scales) */
+    int optimize_signs;       /* 0: unsigned outputs where values are >= 0 */
+    int single_shift;         /* 0: rescale by powers of two (with compensation) */
+    int fold_graph;           /* 1: fold weight/bias quantizers into constants */
+    int fake_quantize;        /* 0: cast to true integers (1: stay float) */
+    int dequantize;           /* 0: outputs are integers (1: float again) */
+    int channel_wise;         /* 0: per-tensor weight scales (1: per output channel) */
+    int equalize;             /* 1: cross-layer equalization where applicable */
+    double cle_target_delta;  /* 0.01 */
+    int verbose;              /* 0 */
+    int64_t batch;            /* calibration batch size (64) */
+    int num_threads;          /* 0: nq_default_num_threads() */
+    nq_log_fn log;            /* may be NULL */
+    nq_ptq_progress_fn progress; /* may be NULL */
+    void *user;
+} nq_ptq_options;
+
+void nq_ptq_options_default(nq_ptq_options *o);
+
+/* Per-value activation statistics from calibration (indexed by value id of
+ * the graph they were computed on). Only tracked values have valid = 1. */
+typedef struct nq_ranges {
+    int n;
+    double *max_abs;   /* range used for normalization (adjusted by clipping) */
+    double *min;       /* smallest value seen */
+    double *max;       /* largest value seen */
+    unsigned char *valid;
+} nq_ranges;
+void nq_ranges_free(nq_ranges *r);
+
+/* The whole pipeline, in place. The graph must have been loaded as float32. */
+nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                              nq_error *err);
+
+/* 1. Can this graph be quantized? NQ_OK, or an error naming every node
+ * whose operator PTQ does not handle. */
+nq_status nq_check_architecture(const nq_graph *g, nq_error *err);
+
+/* Tags every node with precision attributes unless it already has them. */
+nq_status nq_auto_assign_node_precision(nq_graph *g, nq_dtype act, nq_dtype weight, nq_dtype bias,
+                                        nq_error *err);
+
+/* Folds BatchNormalization into the preceding Conv/Gemm, removes Identity
+ * and inference-mode Dropout, folds constants, and rewrites
+ * GlobalAveragePool as ReduceSum + scaling so that it can run in integers. */
+nq_status nq_prepare_network(nq_graph *g, nq_error *err);
+
+/* Cross-layer equalization of consecutive Conv/Gemm pairs joined by ReLU
+ * (single-branch chains only), iterated until ranges change by less than
+ * target_delta. Returns the number of layer pairs equalized. */
+nq_status nq_cross_layer_equalization(nq_graph *g, double target_delta, int *pairs, nq_error *err);
+
+/* Inserts a scaling Quantizer (scale 1, no rounding) after each graph input,
+ * affine node and joining node, and on each branch entering a joining node
+ * that does not start at a scaling node. */
+nq_status nq_insert_scaling_nodes(nq_graph *g, int channel_wise, nq_error *err);
+
+/* Scales every affine node's weights (and biases) into [-1, 1], per tensor
+ * or per output channel, moving the factor into the following scaling node. */
+nq_status nq_normalize_parameters(nq_graph *g, int channel_wise, nq_error *err);
+
+/* Runs the calibration set through the graph and records min, max and
+ * max |x| of every scaling node's output (and of every node's output when
+ * scaling_nodes_only is 0). */
+nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scaling_nodes_only,
+                            const nq_ptq_options *o, nq_ranges *out, nq_error *err);
+
+/* Replaces each tracked max |x| by the clipping threshold of `mode` at the
+ * precision of the node's output, from histograms filled in one more pass. */
+nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *ranges,
+                           const nq_dataset *calib, const nq_ptq_options *o, nq_error *err);
+
+/* Rescales the scaling nodes so that every activation is in [-1, 1]
+ * (joining nodes arbitrate their branches by maximum), adjusting biases
+ * and Clip bounds along the way. */
+nq_status nq_normalize_activations(nq_graph *g, const nq_ranges *ranges, nq_error *err);
+
+/* Turns the normalized graph into an integer one: weight and bias
+ * quantizers, integer scaling factors, rounding and clipping from the
+ * precision tags. optimize_signs uses unsigned ranges for outputs known to
+ * be >= 0. Accumulator overflow is checked and reported. */
+nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, int no_quant,
+                                         int optimize_signs, nq_error *err);
+
+/* Appends a dequantizing Quantizer at every graph output. */
+nq_status nq_perform_dequantization(nq_graph *g, nq_error *err);
+
+/* Sets integer dtypes on quantizers so the graph runs on integer kernels. */
+nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err);
+
+/* Folds Quantizers of constant producers (weights, biases) into constants. */
+nq_status nq_fold_producer_quantizers(nq_graph *g, nq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/* Private helpers shared by the PTQ passes. */
+#ifndef NQ_PTQ_INTERNAL_H
+#define NQ_PTQ_INTERNAL_H
+
+#include "nnquant/ops.h"
+#include "nnquant/ptq.h"
+
+/* How PTQ treats an operator. */
+typedef enum nq_ptq_kind {
+    NQ_PTQ_UNSUPPORTED = 0,
+    NQ_PTQ_AFFINE,      /* Conv, Gemm, MatMul: integer weights, accumulator output */
+    NQ_PTQ_SUM,         /* ReduceSum: accumulator output, no weights */
+    NQ_PTQ_JOIN,        /* Add, Concat: inputs must share one scale */
+    NQ_PTQ_PASS,        /* scale-equivariant: Relu, MaxPool, Flatten, ... */
+    NQ_PTQ_CLIP,        /* Clip: bounds follow the scale */
+    NQ_PTQ_QUANTIZER    /* a Quantizer node */
+} nq_ptq_kind;
+
+nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
+
+/* Roles of PTQ Quantizers (attribute NQ_ATTR_ROLE). */
+#define NQ_ROLE_INPUT "input"
+#define NQ_ROLE_SCALING "scaling"
+#define NQ_ROLE_BRANCH "branch"
+#define NQ_ROLE_WEIGHT "weight"
+#define NQ_ROLE_BIAS "bias"
+#define NQ_ROLE_OUTPUT "output"
+
+const char *nq_ptq_role(const nq_node *n);    /* NULL if not a PTQ Quantizer */
+int nq_ptq_is_scaling(const nq_node *n);      /* input, scaling or branch role */
+
+/* Inserts Quantizer(scale) after value v with the given role; the scale is
+ * a new float32 initializer (scalar). Returns the node or NULL. */
+nq_node *nq_ptq_insert_quantizer(nq_graph *g, int v, const char *role, float scale, nq_error *err);
+/* The same on one edge only: consumer's input slot `input` (reading v). */
+nq_node *nq_ptq_insert_quantizer_on(nq_graph *g, int v, nq_node *consumer, int input, const char *role,
+                                    float scale, nq_error *err);
+
+/* The scale initializer of a Quantizer (float32, scalar or [C]). */
+nq_tensor *nq_ptq_scale(const nq_graph *g, const nq_node *q);
+/* Replaces the scale of q by a per-channel one of c values (copying the
+ * scalar into every channel) if it is scalar; returns the tensor. */
+nq_tensor *nq_ptq_scale_per_channel(nq_graph *g, nq_node *q, int64_t c, nq_error *err);
+/* Multiplies the scale by f (all channels). */
+void nq_ptq_scale_mul(nq_graph *g, nq_node *q, double f);
+
+/* Affine node parameters: weight and bias initializers (bias may be NULL),
+ * and the output-channel layout of the weight: channel c's weights are
+ * w[c * stride + k * cstride] for k in [0, per). */
+typedef struct nq_affine_params {
+    nq_tensor *w, *b;
+    int64_t channels, per, stride, cstride;
+} nq_affine_params;
+nq_status nq_ptq_affine_params(const nq_graph *g, const nq_node *n, nq_affine_params *p,
+                               nq_error *err);
+
+/* The weight/bias Quantizer feeding input `input` of n, or NULL. */
+nq_node *nq_ptq_param_quantizer(const nq_graph *g, const nq_node *n, int input);
+/* The constant behind input `input` of n (through its weight/bias
+ * quantizer), made private to it so that it can change in place. */
+nq_tensor *nq_ptq_param(nq_graph *g, nq_node *n, int input, nq_error *err);
+
+/* The only consumer of value v when it has exactly one, else NULL. */
+nq_node *nq_ptq_single_consumer(const nq_graph *g, int v);
+/* An initializer that only node n reads, copied first if shared, so that
+ * a pass may change it in place. */
+nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err);
+
+/* Precision of a node's output (NQ_ATTR_PRECISION), or dflt. */
+nq_dtype nq_ptq_precision(const nq_node *n, nq_dtype dflt);
+/* Largest magnitude of a signed (or unsigned) integer dtype: 2^(n-1)-1 or 2^n-1. */
+double nq_ptq_qmax(nq_dtype t, int is_unsigned);
+
+#endif

@@ -1,0 +1,165 @@
+/* compute_ranges and adjust_ranges: calibration passes with observers. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnquant/run.h"
+#include "ptq/ptq_internal.h"
+
+void nq_ranges_free(nq_ranges *r)
+{
+    if (r == NULL) return;
+    free(r->max_abs);
+    free(r->min);
+    free(r->max);
+    free(r->valid);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct calib_state {
+    nq_ranges *r;
+    const unsigned char *tracked;
+    nq_histogram *hist; /* per value, NULL in the first pass */
+    nq_error *err;
+    nq_status status;
+} calib_state;
+
+static int observe(void *user, const nq_graph *g, const nq_node *node, int v, const nq_tensor *t)
+{
+    (void)g;
+    (void)node;
+    calib_state *st = user;
+    if (!st->tracked[v] || t->dtype != NQ_DTYPE_FLOAT32) return 0;
+    const float *x = t->data;
+    int64_t n = nq_tensor_numel(t);
+    if (st->hist != NULL) {
+        if (st->hist[v].bins == NULL) return 0;
+        st->status = nq_histogram_add(&st->hist[v], x, n, st->err);
+        return st->status != NQ_OK;
+    }
+    nq_ranges *r = st->r;
+    double lo = r->valid[v] ? r->min[v] : INFINITY, hi = r->valid[v] ? r->max[v] : -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(x[i])) {
+            st->status = nq_error_set(st->err, NQ_ERR_DATA, "calibration: non-finite value at the output of '%s'",
+                                      node->name);
+            return 1;
+        }
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
+    r->min[v] = lo;
+    r->max[v] = hi;
+    r->max_abs[v] = fmax(fabs(lo), fabs(hi));
+    r->valid[v] = 1;
+    return 0;
+}
+
+/* Runs every calibration batch through g with the observer in st. */
+static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                           calib_state *st, const char *stage, nq_error *err)
+{
+    if (g->n_inputs != 1)
+        return nq_error_set(err, NQ_ERR_UNSUPPORTED, "calibration needs a model with one input (this one has %d)",
+                            g->n_inputs);
+    nq_session_opts so = {.num_threads = o ? o->num_threads : 0};
+    nq_session *s = NULL;
+    nq_status r = nq_session_create(g, &so, &s, err);
+    if (r == NQ_OK) r = nq_session_add_observer(s, observe, st, err);
+    int64_t batch = o && o->batch > 0 ? o->batch : 64;
+    const nq_value *in = g->values[g->inputs[0]];
+    nq_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof(nq_tensor));
+    if (outs == NULL && r == NQ_OK) r = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int64_t start = 0; r == NQ_OK && start < calib->n; start += batch) {
+        int64_t count = calib->n - start < batch ? calib->n - start : batch;
+        nq_tensor x = {0};
+        r = nq_dataset_batch(calib, start, count, in->ndim, in->dims, &x, err);
+        if (r == NQ_OK) r = nq_session_run(s, &x, 1, outs, g->n_outputs, err);
+        if (r != NQ_OK && st->status != NQ_OK) r = st->status;
+        nq_tensor_free(&x);
+        for (int k = 0; k < g->n_outputs; k++) nq_tensor_free(&outs[k]);
+        if (r == NQ_OK && o && o->progress) o->progress(o->user, stage, start + count, calib->n);
+    }
+    free(outs);
+    nq_session_free(s);
+    return r;
+}
+
+static unsigned char *tracked_values(const nq_graph *g, int scaling_nodes_only)
+{
+    unsigned char *t = calloc((size_t)g->n_values + 1, 1);
+    if (t == NULL) return NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const nq_node *n = g->nodes[i];
+        if (scaling_nodes_only && !nq_ptq_is_scaling(n)) continue;
+        for (int k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0) t[n->outputs[k]] = 1;
+    }
+    return t;
+}
+
+nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scaling_nodes_only,
+                            const nq_ptq_options *o, nq_ranges *out, nq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (calib == NULL || calib->n < 1)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "compute_ranges: the calibration set is empty");
+    int n = g->n_values;
+    out->n = n;
+    out->max_abs = calloc((size_t)n + 1, sizeof(double));
+    out->min = calloc((size_t)n + 1, sizeof(double));
+    out->max = calloc((size_t)n + 1, sizeof(double));
+    out->valid = calloc((size_t)n + 1, 1);
+    unsigned char *tracked = tracked_values(g, scaling_nodes_only);
+    nq_status s = NQ_OK;
+    if (!out->max_abs || !out->min || !out->max || !out->valid || !tracked)
+        s = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    calib_state st = {out, tracked, NULL, err, NQ_OK};
+    if (s == NQ_OK) s = calibrate(g, calib, o, &st, "ranges", err);
+    free(tracked);
+    if (s != NQ_OK) nq_ranges_free(out);
+    return s;
+}
+
+nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *ranges,
+                           const nq_dataset *calib, const nq_ptq_options *o, nq_error *err)
+{
+    if (mode == NQ_CLIP_MAX) return NQ_OK;
+    unsigned char *tracked = tracked_values(g, 1);
+    nq_histogram *hist = calloc((size_t)g->n_values + 1, sizeof(nq_histogram));
+    nq_status s = tracked && hist ? NQ_OK : nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int v = 0; s == NQ_OK && v < g->n_values; v++)
+        if (tracked[v] && v < ranges->n && ranges->valid[v] && ranges->max_abs[v] > 0)
+            s = nq_histogram_init(&hist[v], NQ_HISTOGRAM_BINS, (float)ranges->max_abs[v], err);
+    calib_state st = {ranges, tracked, hist, err, NQ_OK};
+    if (s == NQ_OK) s = calibrate(g, calib, o, &st, "histograms", err);
+    for (int i = 0; s == NQ_OK && i < g->n_nodes; i++) {
+        const nq_node *n = g->nodes[i];
+        int v = n->n_outputs > 0 ? n->outputs[0] : -1;
+        if (!nq_ptq_is_scaling(n) || v < 0 || hist[v].bins == NULL || hist[v].count == 0) continue;
+        nq_dtype t = nq_ptq_precision(n, o ? o->act_dtype : NQ_DTYPE_INT8);
+        int64_t lo, hi;
+        if (!nq_dtype_int_range(t, &lo, &hi)) continue; /* float precision: nothing to clip */
+        int bits = 0;
+        while (bits < 63 && ((int64_t)1 << bits) <= hi - lo) bits++;
+        int is_signed = !(o && o->optimize_signs && ranges->min[v] >= 0);
+        float clip = 0;
+        s = nq_clip_threshold(&hist[v], mode, bits, is_signed, &clip, err);
+        if (s != NQ_OK) {
+            nq_error_prefix(err, "node '%s'", n->name);
+            break;
+        }
+        if (clip > 0 && clip < ranges->max_abs[v]) ranges->max_abs[v] = clip;
+        if (o && o->verbose && o->log) {
+            char line[256];
+            snprintf(line, sizeof line, "clipping %-32s %s: %.6g -> %.6g", n->name, nq_clip_mode_name(mode),
+                     fmax(fabs(ranges->min[v]), fabs(ranges->max[v])), ranges->max_abs[v]);
+            o->log(o->user, line);
+        }
+    }
+    for (int v = 0; hist && v < g->n_values; v++) nq_histogram_free(&hist[v]);
+    free(hist);
+    free(tracked);
+    return s;
+}
