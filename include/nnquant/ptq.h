@@ -152,6 +152,26 @@ nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err
 /* Folds Quantizers of constant producers (weights, biases) into constants. */
 nq_status nq_fold_producer_quantizers(nq_graph *g, nq_error *err);
 
+/* Per-layer comparison of a float model and its quantized version on the
+ * same samples: for every scaling Quantizer of `quant` whose input value
+ * exists (by name) in `flt`, the signal-to-quantization-noise ratio
+ * SQNR = 10 log10(sum x^2 / sum (x - x_q)^2) in dB, where x is the float
+ * activation and x_q the quantized one brought back to float units. */
+typedef struct nq_layer_sqnr {
+    char name[128];      /* the float value compared */
+    char dtype[16];      /* the quantized dtype */
+    double signal, noise; /* sums of squares */
+    double sqnr_db;      /* +inf when noise is 0 */
+} nq_layer_sqnr;
+typedef struct nq_compare_result {
+    int n_layers;
+    nq_layer_sqnr *layers; /* in graph order (owned) */
+    int64_t samples, float_correct, quant_correct, agree; /* top-1 counts (labels may be absent) */
+} nq_compare_result;
+nq_status nq_compare_layers(const nq_graph *flt, const nq_graph *quant, const nq_dataset *d, int64_t batch,
+                            int num_threads, nq_compare_result *out, nq_error *err);
+void nq_compare_result_free(nq_compare_result *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,8 +82,9 @@ typedef struct nq_eval_result {
 nq_status nq_evaluate(nq_session *s, const nq_graph *g, const nq_dataset *d, int64_t batch,
                       nq_progress_fn progress, void *user, nq_eval_result *r, nq_error *err);
 
-/* Index of the largest of n values (first one on ties). */
-int64_t nq_argmax_f32(const float *v, int64_t n);
+/* Index of the largest of t's elements [offset, offset+n) (first on ties);
+ * any numeric dtype (quantized models may output integers). */
+int64_t nq_argmax(const nq_tensor *t, int64_t offset, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -143,8 +143,14 @@ static nq_status rewrite_gap(nq_graph *g, nq_node *n, nq_error *err)
     r->op = NQ_OP_ReduceSum;
     if (nq_node_set_int(r, "keepdims", 1) != NQ_OK) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
     if (nq_graph_opset(g, "") < 13 && nq_graph_set_opset(g, "", 13, err) != NQ_OK) return NQ_ERR_NOMEM;
-    return nq_ptq_insert_quantizer(g, out, NQ_ROLE_SCALING, (float)(1.0 / (double)count), err) ? NQ_OK
-                                                                                            : NQ_ERR_NOMEM;
+    nq_node *q = nq_ptq_insert_quantizer(g, out, NQ_ROLE_SCALING, (float)(1.0 / (double)count), err);
+    if (q == NULL) return err ? err->code : NQ_ERR_NOMEM;
+    /* the mean keeps the pool's output name (and stays the quantizer's source) */
+    nq_value *sum = g->values[out], *mean = g->values[q->outputs[0]];
+    char *tmp = sum->name;
+    sum->name = mean->name;
+    mean->name = tmp;
+    return NQ_OK;
 }
 
 nq_status nq_prepare_network(nq_graph *g, nq_error *err)

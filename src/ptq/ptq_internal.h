@@ -25,6 +25,9 @@ nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
 #define NQ_ROLE_WEIGHT "weight"
 #define NQ_ROLE_BIAS "bias"
 #define NQ_ROLE_OUTPUT "output"
+/* Name of the float value a PTQ Quantizer quantizes, as it was in the
+ * float model (compare matches layers by it). */
+#define NQ_ATTR_SOURCE "quantization.ptq.source"
 
 const char *nq_ptq_role(const nq_node *n);    /* NULL if not a PTQ Quantizer */
 int nq_ptq_is_scaling(const nq_node *n);      /* input, scaling or branch role */

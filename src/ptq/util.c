@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "ptq/ptq_internal.h"
 
 static const nq_ptq_kind kinds[NQ_OP_COUNT] = {
@@ -62,10 +63,17 @@ nq_node *nq_ptq_insert_quantizer_on(nq_graph *g, int v, nq_node *consumer, int i
         if (s >= 0) nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    nq_node *q = consumer ? nq_graph_insert_on_edge(g, consumer, input, "Quantizer", nname, 1, &s, err)
-                          : nq_graph_insert_after(g, v, "Quantizer", nname, 1, &s, err);
+    char *source = nq_strdup(g->values[v]->name); /* before insert_after may rename v */
+    nq_node *q = source == NULL ? NULL
+                 : consumer     ? nq_graph_insert_on_edge(g, consumer, input, "Quantizer", nname, 1, &s, err)
+                                : nq_graph_insert_after(g, v, "Quantizer", nname, 1, &s, err);
     free(nname);
-    if (q == NULL) return NULL;
+    if (q == NULL || nq_node_set_string(q, NQ_ATTR_SOURCE, source) != NQ_OK) {
+        free(source);
+        if (q != NULL) nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    free(source);
     free(q->domain);
     q->domain = malloc(sizeof NQ_DOMAIN);
     if (q->domain == NULL || nq_node_set_string(q, NQ_ATTR_ROLE, role) != NQ_OK ||

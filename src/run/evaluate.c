@@ -6,11 +6,17 @@
 #include "nnquant/ops.h"
 #include "nnquant/run.h"
 
-int64_t nq_argmax_f32(const float *v, int64_t n)
+int64_t nq_argmax(const nq_tensor *t, int64_t offset, int64_t n)
 {
     int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
+    double bv = nq_tensor_get(t, offset);
+    for (int64_t i = 1; i < n; i++) {
+        double v = nq_tensor_get(t, offset + i);
+        if (v > bv) {
+            bv = v;
+            best = i;
+        }
+    }
     return best;
 }
 
@@ -42,16 +48,15 @@ nq_status nq_evaluate(nq_session *s, const nq_graph *g, const nq_dataset *d, int
         r->seconds += now_s() - t0;
         nq_tensor_free(&x);
         if (st != NQ_OK) return st;
-        if (y.dtype != NQ_DTYPE_FLOAT32 || y.ndim != 2 || y.dims[0] != count) {
+        if (y.ndim != 2 || y.dims[0] != count || y.dtype == NQ_DTYPE_BOOL) {
             char buf[96];
             nq_tensor_free(&y);
             return nq_error_set(err, NQ_ERR_SHAPE,
-                                "evaluation expects float32 output [N, classes], got %s %s",
+                                "evaluation expects output [N, classes] (float or integer), got %s %s",
                                 nq_dtype_name(y.dtype), nq_shape_str(y.ndim, y.dims, buf, sizeof buf));
         }
-        const float *logits = y.data;
         for (int64_t i = 0; i < count; i++)
-            if (nq_argmax_f32(logits + i * y.dims[1], y.dims[1]) == d->labels[start + i]) r->correct++;
+            if (nq_argmax(&y, i * y.dims[1], y.dims[1]) == d->labels[start + i]) r->correct++;
         nq_tensor_free(&y);
         r->samples += count;
         if (progress) progress(user, r->samples, d->n);
