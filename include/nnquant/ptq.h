@@ -97,6 +97,23 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
  * whose operator PTQ does not handle. */
 nq_status nq_check_architecture(const nq_graph *g, nq_error *err);
 
+/* Quantizability report: how PTQ treats every node of a float graph. */
+typedef enum nq_ptq_support {
+    NQ_PTQ_SUPPORT_INTEGER = 0,  /* runs in integers after quantization */
+    NQ_PTQ_SUPPORT_FOLDED,       /* folded or removed by prepare_network */
+    NQ_PTQ_SUPPORT_REWRITTEN,    /* rewritten by prepare_network into integer-friendly nodes */
+    NQ_PTQ_SUPPORT_NONE          /* PTQ cannot handle it: quantization fails */
+} nq_ptq_support;
+typedef struct nq_report_entry {
+    const nq_node *node;        /* points into the graph */
+    nq_ptq_support support;
+    const char *note;           /* static text */
+} nq_report_entry;
+/* Fills one entry per node (entries: g->n_nodes of them, caller-allocated);
+ * returns the number of unsupported nodes. */
+int nq_quantizability_report(const nq_graph *g, nq_report_entry *entries);
+const char *nq_ptq_support_name(nq_ptq_support s);
+
 /* Tags every node with precision attributes unless it already has them. */
 nq_status nq_auto_assign_node_precision(nq_graph *g, nq_dtype act, nq_dtype weight, nq_dtype bias,
                                         nq_error *err);

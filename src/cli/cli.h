@@ -56,6 +56,7 @@ int nq_cli_info(int argc, char **argv);
 int nq_cli_run(int argc, char **argv);
 int nq_cli_eval(int argc, char **argv);
 int nq_cli_quantize(int argc, char **argv);
+int nq_cli_report(int argc, char **argv);
 int nq_cli_compare(int argc, char **argv);
 
 #endif

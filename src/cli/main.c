@@ -8,6 +8,7 @@ static const nq_cli_command commands[] = {
     {"info", "describe a model: inputs, outputs, ops, parameters, MACs", nq_cli_info},
     {"run", "run a model on .npy inputs and write .npy outputs", nq_cli_run},
     {"eval", "top-1 accuracy of a model on a labelled dataset", nq_cli_eval},
+    {"report", "quantizability report: what PTQ does with every node", nq_cli_report},
     {"quantize", "post-training quantization to an integer network", nq_cli_quantize},
     {"compare", "per-layer SQNR and top-1 of a float model and its quantized version", nq_cli_compare},
 };

@@ -7,28 +7,18 @@
 #include "nnquant/run.h"
 #include "ptq/ptq_internal.h"
 
-/* Ops that prepare_network removes or rewrites. */
-static int prepared_away(const nq_node *n)
-{
-    static const char *const names[] = {"BatchNormalization", "Identity", "Dropout",
-                                        "GlobalAveragePool", "Constant"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(n->op_type, names[i]) == 0 && (n->domain == NULL || n->domain[0] == '\0')) return 1;
-    return 0;
-}
-
 nq_status nq_check_architecture(const nq_graph *g, nq_error *err)
 {
+    nq_report_entry *e = calloc((size_t)g->n_nodes + 1, sizeof *e);
+    if (e == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    int bad = nq_quantizability_report(g, e);
     char list[400] = "";
     size_t len = 0;
-    int bad = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const nq_node *n = g->nodes[i];
-        if (nq_ptq_kind_of(n) != NQ_PTQ_UNSUPPORTED || prepared_away(n)) continue;
-        if (bad++ < 8 && len < sizeof list)
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s' (%s)", bad > 1 ? ", " : "",
-                                    n->name, n->op_type);
-    }
+    for (int i = 0, shown = 0; i < g->n_nodes && shown < 8 && len < sizeof list; i++)
+        if (e[i].support == NQ_PTQ_SUPPORT_NONE)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s'%s' (%s)", shown++ ? ", " : "",
+                                    e[i].node->name, e[i].node->op_type);
+    free(e);
     if (bad == 0) return NQ_OK;
     return nq_error_set(err, NQ_ERR_UNSUPPORTED, "%d node%s cannot be quantized: %s%s", bad,
                         bad > 1 ? "s" : "", list, bad > 8 ? ", ..." : "");
