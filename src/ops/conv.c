@@ -3,17 +3,22 @@
  * Kernels, by shape:
  *  - 2-D depthwise (one input channel per group): a direct loop;
  *  - 1x1 stride-1 unpadded: nq_sgemm on X itself (no im2col);
- *  - otherwise, on CPUs with AVX2: the fused im2col + GEMM kernel
- *    (kernels/conv_gemm.h), W packed once per call;
+ *  - otherwise, on CPUs with AVX2: 3x3 stride-1 undilated 2-D convs with
+ *    at least CONV_WINO_MIN_CH channels in and out per group by Winograd
+ *    F(2x2, 3x3) (kernels/winograd.h), the others by the fused im2col +
+ *    GEMM kernel (kernels/conv_gemm.h); weights transformed/packed once
+ *    per call;
  *  - otherwise: im2col (in tiles of output rows) + nq_sgemm.
  * With several threads, images are spread over threads (each with its
- * scratch slice, GEMMs single-threaded); fewer images than threads give
- * the threads to nq_sgemm instead. */
+ * scratch slice, GEMMs single-threaded); fewer images than threads run the
+ * im2col + nq_sgemm path, nq_sgemm splitting each GEMM over the threads. */
 #include <string.h>
 
 #include "kernels/conv_gemm.h"
+#include "kernels/winograd.h"
 #include "kernels/window3.h"
 #include "nnquant/kernels.h"
+#include "ops/int_ops.h"
 #include "ops/window.h"
 
 #ifdef NQ_HAVE_OPENMP
@@ -24,7 +29,7 @@
  * many bytes (at least one row), which bounds the scratch for large images.
  * On the ConvNet shapes (28x28, 14x14), tiles of 128 KiB..1 MiB and several
  * small images per GEMM measured no faster than one whole image per GEMM. */
-enum { CONV_TILE_BYTES = 1 << 20, CONV_FUSED_MIN_K = 32 };
+enum { CONV_TILE_BYTES = 1 << 20, CONV_FUSED_MIN_K = 32, CONV_WINO_MIN_CH = 16 };
 
 typedef struct conv_plan {
     nq_conv_geom g;
@@ -34,7 +39,8 @@ typedef struct conv_plan {
     int depthwise;  /* 2-D, one input channel per group: direct loop */
     int64_t rows, row_len; /* output rows (all spatial dims but the last) and their length */
     int64_t tile;   /* output rows per im2col tile */
-    int fused;      /* use nq_conv_gemm_f32 with `isa` */
+    int fused;      /* use nq_conv_gemm_f32 (or Winograd) with `isa` */
+    int wino;       /* fused by Winograd F(2x2, 3x3) */
     nq_f32_isa isa;
     size_t packed_w; /* scratch bytes of the packed weights (fused), rounded to 64 */
     int threads;    /* parallel workers (each with its scratch slice) */
@@ -112,10 +118,14 @@ static nq_status conv_plan_make(const nq_kctx *c, conv_plan *p)
     /* below CONV_FUSED_MIN_K the micro-kernel's write-back dominates */
     p->fused = !p->depthwise && !p->pointwise && p->isa != NQ_F32_ISA_GENERIC &&
                p->K >= CONV_FUSED_MIN_K && (p->N >= threads || threads == 1);
+    p->wino = p->fused && nq_winograd_applies(&p->g) && p->Cg >= CONV_WINO_MIN_CH &&
+              p->Mg >= CONV_WINO_MIN_CH;
     if (p->fused) {
-        size_t per_group = nq_f32_pack_a_floats(p->Mg, p->K) * sizeof(float);
+        size_t per_group = (p->wino ? nq_winograd_pack_w_floats(p->Mg, p->Cg)
+                                    : nq_f32_pack_a_floats(p->Mg, p->K)) * sizeof(float);
         p->packed_w = ((size_t)p->group * per_group + 63) / 64 * 64;
-        p->slice = nq_conv_gemm_scratch(&p->g, p->Cg, p->Mg);
+        p->slice = p->wino ? nq_winograd_scratch(&p->g, p->Cg, p->Mg)
+                           : nq_conv_gemm_scratch(&p->g, p->Cg, p->Mg);
     } else {
         size_t floats = p->depthwise || p->pointwise ? 0 : (size_t)(p->K * p->tile * p->row_len);
         p->slice = (floats * sizeof(float) + 63) / 64 * 64;
@@ -125,6 +135,7 @@ static nq_status conv_plan_make(const nq_kctx *c, conv_plan *p)
 
 static nq_status conv_infer(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_conv_int_infer(c); /* conv_int.c */
     conv_plan p;
     nq_status st = conv_plan_make(c, &p);
     if (st) return st;
@@ -136,6 +147,7 @@ static nq_status conv_infer(nq_kctx *c)
 
 static size_t conv_scratch(const nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_conv_int_scratch(c);
     conv_plan p;
     if (conv_plan_make(c, &p) != NQ_OK) return 0;
     return p.packed_w + p.slice * (size_t)p.threads;
@@ -178,15 +190,26 @@ static void depthwise_plane(const conv_plan *p, const float *x, const float *w, 
     }
 }
 
-/* Image n through the fused kernel; pw: the packed weights of every group. */
+/* Floats of one group's packed (or Winograd-transformed) weights. */
+static size_t pw_group_floats(const conv_plan *p)
+{
+    return p->wino ? nq_winograd_pack_w_floats(p->Mg, p->Cg) : nq_f32_pack_a_floats(p->Mg, p->K);
+}
+
+/* Image n through the fused kernels; pw: the packed weights of every group. */
 static void conv_image_fused(const conv_plan *p, const float *x, const float *pw,
                              const float *bias, float *y, int64_t n, void *scratch)
 {
-    const size_t pw_group = nq_f32_pack_a_floats(p->Mg, p->K);
-    for (int64_t gi = 0; gi < p->group; gi++)
-        nq_conv_gemm_f32(p->isa, &p->g, p->Cg, p->Mg, pw + (size_t)gi * pw_group,
-                         x + (n * p->C + gi * p->Cg) * p->in_plane, bias ? bias + gi * p->Mg : NULL,
-                         y + (n * p->M + gi * p->Mg) * p->out_plane, p->out_plane, scratch);
+    const size_t pw_group = pw_group_floats(p);
+    for (int64_t gi = 0; gi < p->group; gi++) {
+        const float *pwg = pw + (size_t)gi * pw_group, *bg = bias ? bias + gi * p->Mg : NULL;
+        const float *xg = x + (n * p->C + gi * p->Cg) * p->in_plane;
+        float *yg = y + (n * p->M + gi * p->Mg) * p->out_plane;
+        if (p->wino)
+            nq_winograd_f32(p->isa, &p->g, p->Cg, p->Mg, pwg, xg, bg, yg, p->out_plane, scratch);
+        else
+            nq_conv_gemm_f32(p->isa, &p->g, p->Cg, p->Mg, pwg, xg, bg, yg, p->out_plane, scratch);
+    }
 }
 
 /* Image n through im2col + GEMM; scratch is this worker's slice. */
@@ -216,6 +239,7 @@ static void conv_image(const conv_plan *p, const float *x, const float *w, const
 
 static nq_status conv_forward(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_conv_int_forward(c);
     conv_plan p;
     nq_status st = conv_plan_make(c, &p);
     if (st) return st;
@@ -241,9 +265,12 @@ static nq_status conv_forward(nq_kctx *c)
     char *scratch = c->scratch;
     if (p.fused) {
         float *pw = c->scratch;
-        const size_t pw_group = nq_f32_pack_a_floats(p.Mg, p.K);
-        for (int64_t gi = 0; gi < p.group; gi++)
-            nq_f32_pack_a(p.Mg, p.K, w + gi * p.Mg * p.K, p.K, pw + (size_t)gi * pw_group);
+        const size_t pw_group = pw_group_floats(&p);
+        for (int64_t gi = 0; gi < p.group; gi++) {
+            const float *wg = w + gi * p.Mg * p.K;
+            if (p.wino) nq_winograd_pack_w(p.Mg, p.Cg, wg, pw + (size_t)gi * pw_group);
+            else nq_f32_pack_a(p.Mg, p.K, wg, p.K, pw + (size_t)gi * pw_group);
+        }
         char *slices = scratch + p.packed_w;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)

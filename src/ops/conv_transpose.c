@@ -54,12 +54,14 @@ static nq_status geometry(const nq_kctx *c, const nq_tensor *x, const nq_tensor 
         return st;
     for (int i = 0; i < nsp; i++) {
         const int64_t in = x->dims[2 + i], s = g->stride[i];
-        const int64_t span = (g->kernel[i] - 1) * g->dilation[i] + 1, full = s * (in - 1) + opad[i] + span;
+        const int64_t span = (g->kernel[i] - 1) * g->dilation[i] + 1;
+        const int64_t full = s * (in - 1) + opad[i] + span;
         int64_t out;
         if (has_oshape || ap == NQ_AUTO_PAD_SAME_UPPER || ap == NQ_AUTO_PAD_SAME_LOWER) {
             out = has_oshape ? oshape[i] : in * s;
             int64_t total = full - out; /* negative when the output is larger */
-            g->pad_begin[i] = ap == NQ_AUTO_PAD_SAME_UPPER ? floor_div2(total) : total - floor_div2(total);
+            g->pad_begin[i] =
+                ap == NQ_AUTO_PAD_SAME_UPPER ? floor_div2(total) : total - floor_div2(total);
             g->pad_end[i] = total - g->pad_begin[i];
         } else {
             if (ap == NQ_AUTO_PAD_VALID) g->pad_begin[i] = g->pad_end[i] = 0;

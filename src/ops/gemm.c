@@ -1,4 +1,5 @@
-/* Gemm (opset 7..13+) and MatMul (numpy semantics), float32, via nq_sgemm.
+/* Gemm (opset 7..13+) and MatMul (numpy semantics), float32, via nq_sgemm
+ * (integer inputs: gemm_int.c).
  * Gemm: Y[M,N] = alpha * op(A) * op(B) + beta * C, C broadcast to [M,N]
  *       (C optional from opset 11).
  * MatMul: 1-D operands are promoted ([K] -> [1,K] for A, [K,1] for B) and
@@ -7,6 +8,7 @@
 
 #include "nnquant/kernels.h"
 #include "nnquant/ops.h"
+#include "ops/int_ops.h"
 
 static nq_status need_f32(const nq_kctx *c, int n)
 {
@@ -69,6 +71,7 @@ static nq_status gemm_check(const nq_kctx *c, gemm_dims *d)
 
 static nq_status gemm_infer(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_gemm_int_infer(c); /* gemm_int.c */
     gemm_dims d = {0};
     nq_status st = gemm_check(c, &d);
     if (st) return st;
@@ -78,6 +81,7 @@ static nq_status gemm_infer(nq_kctx *c)
 
 static nq_status gemm_forward(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_gemm_int_forward(c);
     gemm_dims d = {0};
     nq_status st = gemm_check(c, &d);
     if (st) return st;
@@ -103,7 +107,13 @@ static nq_status gemm_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Gemm = {.name = "Gemm", .infer = gemm_infer, .forward = gemm_forward};
+static size_t gemm_scratch(const nq_kctx *c)
+{
+    return nq_iop_int_input(c) ? nq_gemm_int_scratch(c) : 0;
+}
+
+const nq_op_def nq_def_Gemm = {.name = "Gemm", .infer = gemm_infer, .forward = gemm_forward,
+                               .scratch = gemm_scratch};
 
 /* ---- MatMul ---- */
 
@@ -158,6 +168,7 @@ static nq_status matmul_check(const nq_kctx *c, matmul_dims *d)
 
 static nq_status matmul_infer(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_matmul_int_infer(c); /* gemm_int.c */
     matmul_dims d = {0};
     nq_status st = matmul_check(c, &d);
     if (st) return st;
@@ -166,6 +177,7 @@ static nq_status matmul_infer(nq_kctx *c)
 
 static nq_status matmul_forward(nq_kctx *c)
 {
+    if (nq_iop_int_input(c)) return nq_matmul_int_forward(c);
     matmul_dims d = {0};
     nq_status st = matmul_check(c, &d);
     if (st) return st;
@@ -192,5 +204,10 @@ static nq_status matmul_forward(nq_kctx *c)
     return NQ_OK;
 }
 
+static size_t matmul_scratch(const nq_kctx *c)
+{
+    return nq_iop_int_input(c) ? nq_matmul_int_scratch(c) : 0;
+}
+
 const nq_op_def nq_def_MatMul = {.name = "MatMul", .infer = matmul_infer,
-                                 .forward = matmul_forward};
+                                 .forward = matmul_forward, .scratch = matmul_scratch};

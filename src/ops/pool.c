@@ -1,12 +1,14 @@
 /* MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool (opset 1..22 forms),
  * 1-D/2-D/3-D, X [N, C, spatial...]. Float32 pools run row by row (one
  * pass per kernel offset over a contiguous output row, like the depthwise
- * conv); MaxPool on int8/uint8 or with the Indices output runs a plain
- * per-window loop. Empty windows (padding only) give -inf (max) or 0 (avg). */
+ * conv); MaxPool with the Indices output (float32, int8, uint8) runs a
+ * plain per-window loop. Empty windows (padding only) give -inf (max) or 0
+ * (avg). Integer MaxPool and GlobalMaxPool otherwise: pool_int.c. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/window3.h"
+#include "ops/int_ops.h"
 #include "ops/window.h"
 
 typedef struct pool_plan {
@@ -147,7 +149,8 @@ static void pool_plane_f32(const pool_plan *p, const float *x, float *y, int is_
             int64_t ch = cd * axis_count(oh, w->k[1], w->s[1], w->d[1], w->pb[1], lo3[1], hi3[1]);
             float *yr = y + (od * w->out[1] + oh) * OW;
             for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t n = ch * axis_count(ow, w->k[2], w->s[2], w->d[2], w->pb[2], lo3[2], hi3[2]);
+                int64_t n =
+                    ch * axis_count(ow, w->k[2], w->s[2], w->d[2], w->pb[2], lo3[2], hi3[2]);
                 yr[ow] = n > 0 ? yr[ow] / (float)n : 0.0f;
             }
         }
@@ -230,8 +233,19 @@ static nq_status pool_forward_common(nq_kctx *c, int is_max)
     return NQ_OK;
 }
 
-static nq_status maxpool_infer(nq_kctx *c) { return pool_infer_common(c, 1); }
-static nq_status maxpool_forward(nq_kctx *c) { return pool_forward_common(c, 1); }
+/* Integer MaxPool without Indices runs in pool_int.c. */
+static int int_maxpool(const nq_kctx *c)
+{
+    return nq_iop_int_input(c) && !(c->n_out > 1 && c->out[1]);
+}
+static nq_status maxpool_infer(nq_kctx *c)
+{
+    return int_maxpool(c) ? nq_maxpool_int_infer(c) : pool_infer_common(c, 1);
+}
+static nq_status maxpool_forward(nq_kctx *c)
+{
+    return int_maxpool(c) ? nq_maxpool_int_forward(c) : pool_forward_common(c, 1);
+}
 static nq_status avgpool_infer(nq_kctx *c) { return pool_infer_common(c, 0); }
 static nq_status avgpool_forward(nq_kctx *c) { return pool_forward_common(c, 0); }
 
@@ -280,9 +294,16 @@ static nq_status global_forward(nq_kctx *c, int is_max)
 }
 
 static nq_status gavg_forward(nq_kctx *c) { return global_forward(c, 0); }
-static nq_status gmax_forward(nq_kctx *c) { return global_forward(c, 1); }
+static nq_status gmax_infer(nq_kctx *c)
+{
+    return nq_iop_int_input(c) ? nq_gmaxpool_int_infer(c) : global_infer(c);
+}
+static nq_status gmax_forward(nq_kctx *c)
+{
+    return nq_iop_int_input(c) ? nq_gmaxpool_int_forward(c) : global_forward(c, 1);
+}
 
 const nq_op_def nq_def_GlobalAveragePool = {.name = "GlobalAveragePool", .infer = global_infer,
                                             .forward = gavg_forward};
-const nq_op_def nq_def_GlobalMaxPool = {.name = "GlobalMaxPool", .infer = global_infer,
+const nq_op_def nq_def_GlobalMaxPool = {.name = "GlobalMaxPool", .infer = gmax_infer,
                                         .forward = gmax_forward};

@@ -1,0 +1,668 @@
+/* Integer GEMMs (int8/uint8/int16 inputs, int32/int64 accumulators) for
+ * affine operators run as conv-as-GEMM: C[M,N] = A[M,K] * B[K,N] + bias.
+ *
+ * Two blocked kernel families, both plain C that compilers vectorize (no
+ * intrinsics); the same C is compiled once per x86 ISA level with target
+ * attributes and the widest level the CPU supports is picked at run time:
+ *  - "dot": both operands packed, widened to int16, into K-contiguous
+ *    panels (B transposed while packing, 8 x 8 byte blocks at a time,
+ *    unless the caller passes it as [N,K]); a micro-kernel computes a
+ *    4 x 4 tile of dot products sum += a[k] * b[k], which vectorizes to
+ *    pmaddwd (SSE2, AVX2) or vpdpwssd (AVX-512 VNNI). Used from K ~ 128
+ *    on, and always on the baseline ISA (SSE2 has no 32-bit multiply).
+ *  - "outer": A packed in int32 strips [k][MR], B in int16 panels [k][32]
+ *    (row copies, no transpose); a micro-kernel keeps an MR x 32 int32 tile
+ *    in registers and adds a[r] * b[0..31] for each k (i, k, j order).
+ *    Used with AVX2 / AVX-512 when B is [K,N] and K is small (the first
+ *    conv layer: K = 27), where the dot tiles' horizontal sums dominate.
+ * Integer sums are associative, so every variant equals the _ref triple
+ * loop bit for bit; tests run each available variant against it.
+ *
+ * Accumulation is done in unsigned arithmetic: int32 results are the
+ * exact sum modulo 2^32 (int64: modulo 2^64), never undefined behaviour.
+ */
+#include <string.h>
+
+#include "kernels/int_internal.h"
+#include "nnquant/kernels.h"
+
+/* Two's complement reinterpretation (int32_t/int64_t are two's complement
+ * without padding by definition), free and vectorizable. */
+static inline int32_t u32_to_s32(uint32_t u)
+{
+    int32_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+static inline int64_t u64_to_s64(uint64_t u)
+{
+    int64_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* ---- references ------------------------------------------------------ */
+
+#define B_AT(B, trans, ldb, k, j) ((trans) ? (B)[(j) * (ldb) + (k)] : (B)[(k) * (ldb) + (j)])
+
+#define DEFINE_GEMM_REF(NAME, AT, BT, CT, UT, TO_SIGNED)                                         \
+    void NAME(int trans_b, int64_t M, int64_t N, int64_t K, const AT *A, int64_t lda,           \
+              const BT *B, int64_t ldb, const CT *bias, CT *C, int64_t ldc)                     \
+    {                                                                                           \
+        for (int64_t i = 0; i < M; i++)                                                         \
+            for (int64_t j = 0; j < N; j++) {                                                   \
+                UT s = bias ? (UT)bias[i] : 0;                                                  \
+                for (int64_t k = 0; k < K; k++)                                                 \
+                    s += (UT)((CT)A[i * lda + k] * (CT)B_AT(B, trans_b, ldb, k, j));            \
+                C[i * ldc + j] = TO_SIGNED(s);                                                  \
+            }                                                                                   \
+    }
+
+DEFINE_GEMM_REF(nq_gemm_s8s8s32_ref, int8_t, int8_t, int32_t, uint32_t, u32_to_s32)
+DEFINE_GEMM_REF(nq_gemm_s8u8s32_ref, int8_t, uint8_t, int32_t, uint32_t, u32_to_s32)
+DEFINE_GEMM_REF(nq_gemm_s16s16s32_ref, int16_t, int16_t, int32_t, uint32_t, u32_to_s32)
+DEFINE_GEMM_REF(nq_gemm_s16s16s64_ref, int16_t, int16_t, int64_t, uint64_t, u64_to_s64)
+
+/* ---- packing ----------------------------------------------------- */
+
+/* Dot family: tile MR x NR; K packed in blocks of at most KC, each padded
+ * with zeros to a multiple of KU (one AVX-512 vector of int16); B in
+ * blocks of NC columns. Stack: (NC + MR) * KC int16 = 54 KiB.
+ * Outer family: tiles of omr (at most OMR_MAX) rows x ONR columns; K in
+ * balanced blocks of at most OKC (one block while K <= OKC); A in blocks
+ * of whole strips, as many rows as fit OAP int32. Stack: OAP int32 +
+ * OKC * ONR int16 = 80 KiB. */
+enum { MR = 4, NR = 4, KU = 32, KC = 768, NC = 32 };
+enum { OMR_MAX = 8, ONR = 32, OKC = 512, OAP = 12288 };
+
+static inline int64_t round_up(int64_t x, int64_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+typedef void (*pack_a_fn)(const void *A, int64_t lda, int64_t i0, int64_t mr, int64_t k0,
+                          int64_t kc, int64_t kcp, int16_t *ap);
+typedef void (*pack_b_fn)(int trans, const void *B, int64_t ldb, int64_t k0, int64_t kc,
+                          int64_t kcp, int64_t j0, int64_t nc, int16_t *bp);
+typedef void (*pack_a_outer_fn)(const void *A, int64_t lda, int64_t i0, int64_t mc, int64_t omr,
+                                int64_t k0, int64_t kc, int32_t *ap);
+typedef void (*pack_b_outer_fn)(const void *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                                int64_t nc, int16_t *bp);
+
+/* Dot family, A: ap[r][k] (row stride kcp) = A[i0 + r][k0 + k]; rows
+ * mr..MR-1 and the columns kc..kcp-1 are zero. */
+#define DEFINE_PACK_A(T)                                                                         \
+    static void pack_a_##T(const void *Av, int64_t lda, int64_t i0, int64_t mr, int64_t k0,     \
+                           int64_t kc, int64_t kcp, int16_t *ap)                                \
+    {                                                                                           \
+        const T *A = (const T *)Av;                                                             \
+        for (int64_t r = 0; r < MR; r++, ap += kcp) {                                           \
+            int64_t n = r < mr ? kc : 0;                                                        \
+            const T *src = A + (i0 + r) * lda + k0;                                             \
+            for (int64_t k = 0; k < n; k++) ap[k] = (int16_t)src[k];                            \
+            memset(ap + n, 0, (size_t)(kcp - n) * sizeof *ap);                                  \
+        }                                                                                       \
+    }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NQ_INT_SWAR_TRANSPOSE 1
+/* Transposes 8 columns of a byte matrix: tmp[c][k] (row stride ldt) =
+ * src[k][c] (row stride lds) for c < 8, k < kc, by 8 x 8 blocks held in
+ * eight 64-bit words (three rounds of masked swaps): about twice as fast
+ * as byte-by-byte copies. Little-endian byte order assumed. */
+static void transpose_8cols(const unsigned char *src, int64_t lds, int64_t kc, unsigned char *tmp,
+                            int64_t ldt)
+{
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        uint64_t r[8], t;
+        for (int i = 0; i < 8; i++) memcpy(&r[i], src + (k + i) * lds, 8);
+#define SWAP_BLOCKS(a, b, sh, mask)                                                               \
+    t = ((r[a] >> (sh)) ^ r[b]) & (mask), r[b] ^= t, r[a] ^= t << (sh)
+        SWAP_BLOCKS(0, 1, 8, 0x00FF00FF00FF00FFu);
+        SWAP_BLOCKS(2, 3, 8, 0x00FF00FF00FF00FFu);
+        SWAP_BLOCKS(4, 5, 8, 0x00FF00FF00FF00FFu);
+        SWAP_BLOCKS(6, 7, 8, 0x00FF00FF00FF00FFu);
+        SWAP_BLOCKS(0, 2, 16, 0x0000FFFF0000FFFFu);
+        SWAP_BLOCKS(1, 3, 16, 0x0000FFFF0000FFFFu);
+        SWAP_BLOCKS(4, 6, 16, 0x0000FFFF0000FFFFu);
+        SWAP_BLOCKS(5, 7, 16, 0x0000FFFF0000FFFFu);
+        SWAP_BLOCKS(0, 4, 32, 0x00000000FFFFFFFFu);
+        SWAP_BLOCKS(1, 5, 32, 0x00000000FFFFFFFFu);
+        SWAP_BLOCKS(2, 6, 32, 0x00000000FFFFFFFFu);
+        SWAP_BLOCKS(3, 7, 32, 0x00000000FFFFFFFFu);
+#undef SWAP_BLOCKS
+        for (int c = 0; c < 8; c++) memcpy(tmp + c * ldt + k, &r[c], 8);
+    }
+    for (; k < kc; k++)
+        for (int c = 0; c < 8; c++) tmp[c * ldt + k] = src[k * lds + c];
+}
+#else
+#define NQ_INT_SWAR_TRANSPOSE 0
+#endif
+
+/* Dot family, B: bp[j][k] (row stride kcp) = op(B)[k0 + k][j0 + j] for
+ * j < nc, rounded up to a multiple of NR with zero columns; the columns
+ * kc..kcp-1 are zero. Not transposed, B is read row by row: bytes 8
+ * columns at a time through transpose_8cols and a widening copy, else
+ * four columns at a time. */
+#define DEFINE_PACK_B(T)                                                                         \
+    static void pack_b_##T(int trans, const void *Bv, int64_t ldb, int64_t k0, int64_t kc,      \
+                           int64_t kcp, int64_t j0, int64_t nc, int16_t *bp)                    \
+    {                                                                                           \
+        const T *B = (const T *)Bv;                                                             \
+        const int64_t ncp = round_up(nc, NR);                                                   \
+        int64_t j = 0;                                                                          \
+        if (!trans && sizeof(T) == 1 && NQ_INT_SWAR_TRANSPOSE) {                                \
+            T tmp[8 * KC];                                                                      \
+            for (; j + 8 <= nc; j += 8) {                                                       \
+                transpose_8cols((const unsigned char *)(B + k0 * ldb + j0 + j), ldb, kc,        \
+                                (unsigned char *)tmp, KC);                                      \
+                for (int c = 0; c < 8; c++) {                                                   \
+                    int16_t *d = bp + (j + c) * kcp;                                            \
+                    const T *q = tmp + c * KC;                                                  \
+                    for (int64_t k = 0; k < kc; k++) d[k] = (int16_t)q[k];                      \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        if (trans) {                                                                            \
+            for (; j < nc; j++) {                                                               \
+                const T *src = B + (j0 + j) * ldb + k0;                                         \
+                int16_t *d = bp + j * kcp;                                                      \
+                for (int64_t k = 0; k < kc; k++) d[k] = (int16_t)src[k];                        \
+            }                                                                                   \
+        } else {                                                                                \
+            for (; j + 4 <= nc; j += 4) {                                                       \
+                int16_t *d0 = bp + j * kcp, *d1 = d0 + kcp, *d2 = d1 + kcp, *d3 = d2 + kcp;     \
+                const T *src = B + k0 * ldb + j0 + j;                                           \
+                for (int64_t k = 0; k < kc; k++, src += ldb) {                                  \
+                    d0[k] = (int16_t)src[0];                                                    \
+                    d1[k] = (int16_t)src[1];                                                    \
+                    d2[k] = (int16_t)src[2];                                                    \
+                    d3[k] = (int16_t)src[3];                                                    \
+                }                                                                               \
+            }                                                                                   \
+            for (; j < nc; j++) {                                                               \
+                const T *src = B + k0 * ldb + j0 + j;                                           \
+                int16_t *d = bp + j * kcp;                                                      \
+                for (int64_t k = 0; k < kc; k++, src += ldb) d[k] = (int16_t)*src;              \
+            }                                                                                   \
+        }                                                                                       \
+        for (j = 0; j < nc; j++)                                                                \
+            memset(bp + j * kcp + kc, 0, (size_t)(kcp - kc) * sizeof *bp);                     \
+        memset(bp + nc * kcp, 0, (size_t)((ncp - nc) * kcp) * sizeof *bp);                      \
+    }
+
+/* Outer family, A: rows i0..i0+mc-1 in strips of omr rows, strip s at
+ * ap + s*kc*omr holding ap[k][r] = A[i0 + s*omr + r][k0 + k]; rows past
+ * mc (up to a whole strip) are zero. */
+#define DEFINE_PACK_A_OUTER(T)                                                                   \
+    static void pack_a_outer_##T(const void *Av, int64_t lda, int64_t i0, int64_t mc,           \
+                                 int64_t omr, int64_t k0, int64_t kc, int32_t *ap)              \
+    {                                                                                           \
+        const T *A = (const T *)Av;                                                             \
+        for (int64_t s = 0; s < mc; s += omr, ap += kc * omr)                                   \
+            for (int64_t r = 0; r < omr; r++) {                                                 \
+                if (s + r < mc) {                                                               \
+                    const T *src = A + (i0 + s + r) * lda + k0;                                 \
+                    for (int64_t k = 0; k < kc; k++) ap[k * omr + r] = src[k];                  \
+                } else {                                                                        \
+                    for (int64_t k = 0; k < kc; k++) ap[k * omr + r] = 0;                       \
+                }                                                                               \
+            }                                                                                   \
+    }
+
+/* Outer family, B: bp[k][c] (row stride ONR) = B[k0 + k][j0 + c] for
+ * c < nc, zero for c in nc..ONR-1. */
+#define DEFINE_PACK_B_OUTER(T)                                                                   \
+    static void pack_b_outer_##T(const void *Bv, int64_t ldb, int64_t k0, int64_t kc,           \
+                                 int64_t j0, int64_t nc, int16_t *bp)                           \
+    {                                                                                           \
+        const T *B = (const T *)Bv;                                                             \
+        for (int64_t k = 0; k < kc; k++, bp += ONR) {                                           \
+            const T *src = B + (k0 + k) * ldb + j0;                                             \
+            if (nc == ONR) {                                                                    \
+                for (int64_t c = 0; c < ONR; c++) bp[c] = (int16_t)src[c];                      \
+            } else {                                                                            \
+                for (int64_t c = 0; c < nc; c++) bp[c] = (int16_t)src[c];                       \
+                for (int64_t c = nc; c < ONR; c++) bp[c] = 0;                                   \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_PACK_A(int8_t)
+DEFINE_PACK_A(int16_t)
+DEFINE_PACK_B(int8_t)
+DEFINE_PACK_B(uint8_t)
+DEFINE_PACK_B(int16_t)
+DEFINE_PACK_A_OUTER(int8_t)
+DEFINE_PACK_A_OUTER(int16_t)
+DEFINE_PACK_B_OUTER(int8_t)
+DEFINE_PACK_B_OUTER(uint8_t)
+DEFINE_PACK_B_OUTER(int16_t)
+
+/* One operand-type combination: its packers. */
+typedef struct gemm_types {
+    pack_a_fn pack_a;
+    pack_b_fn pack_b;
+    pack_a_outer_fn pack_a_outer;
+    pack_b_outer_fn pack_b_outer;
+} gemm_types;
+
+static const gemm_types types_s8s8 = {pack_a_int8_t, pack_b_int8_t, pack_a_outer_int8_t,
+                                      pack_b_outer_int8_t};
+static const gemm_types types_s8u8 = {pack_a_int8_t, pack_b_uint8_t, pack_a_outer_int8_t,
+                                      pack_b_outer_uint8_t};
+static const gemm_types types_s16s16 = {pack_a_int16_t, pack_b_int16_t, pack_a_outer_int16_t,
+                                        pack_b_outer_int16_t};
+
+/* ---- micro-kernels --------------------------------------------------- */
+
+/* Dot family: out[r][c] = sum_k a_r[k] * b_c[k] (mod 2^32) over kcp int16
+ * (a multiple of KU), a_r = ap + r*kcp, b_c = bp + c*kcp: ROWS x 4
+ * independent reductions, each vectorized as a dot product. */
+NQ_INT_ALWAYS_INLINE void dot_2x4_s32(int64_t kcp, const int16_t *ap, const int16_t *bp,
+                                      uint32_t *out)
+{
+    const int16_t *a0 = ap, *a1 = ap + kcp;
+    const int16_t *b0 = bp, *b1 = bp + kcp, *b2 = bp + 2 * kcp, *b3 = bp + 3 * kcp;
+    uint32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    for (int64_t k = 0; k < kcp; k++) {
+        s00 += (uint32_t)(a0[k] * b0[k]);
+        s01 += (uint32_t)(a0[k] * b1[k]);
+        s02 += (uint32_t)(a0[k] * b2[k]);
+        s03 += (uint32_t)(a0[k] * b3[k]);
+        s10 += (uint32_t)(a1[k] * b0[k]);
+        s11 += (uint32_t)(a1[k] * b1[k]);
+        s12 += (uint32_t)(a1[k] * b2[k]);
+        s13 += (uint32_t)(a1[k] * b3[k]);
+    }
+    out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03;
+    out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
+}
+
+NQ_INT_ALWAYS_INLINE void dot_4x4_s32(int64_t kcp, const int16_t *ap, const int16_t *bp,
+                                      uint32_t *out)
+{
+    const int16_t *a0 = ap, *a1 = ap + kcp, *a2 = ap + 2 * kcp, *a3 = ap + 3 * kcp;
+    const int16_t *b0 = bp, *b1 = bp + kcp, *b2 = bp + 2 * kcp, *b3 = bp + 3 * kcp;
+    uint32_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    uint32_t s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+    for (int64_t k = 0; k < kcp; k++) {
+        s00 += (uint32_t)(a0[k] * b0[k]);
+        s01 += (uint32_t)(a0[k] * b1[k]);
+        s02 += (uint32_t)(a0[k] * b2[k]);
+        s03 += (uint32_t)(a0[k] * b3[k]);
+        s10 += (uint32_t)(a1[k] * b0[k]);
+        s11 += (uint32_t)(a1[k] * b1[k]);
+        s12 += (uint32_t)(a1[k] * b2[k]);
+        s13 += (uint32_t)(a1[k] * b3[k]);
+        s20 += (uint32_t)(a2[k] * b0[k]);
+        s21 += (uint32_t)(a2[k] * b1[k]);
+        s22 += (uint32_t)(a2[k] * b2[k]);
+        s23 += (uint32_t)(a2[k] * b3[k]);
+        s30 += (uint32_t)(a3[k] * b0[k]);
+        s31 += (uint32_t)(a3[k] * b1[k]);
+        s32 += (uint32_t)(a3[k] * b2[k]);
+        s33 += (uint32_t)(a3[k] * b3[k]);
+    }
+    out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03;
+    out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
+    out[8] = s20, out[9] = s21, out[10] = s22, out[11] = s23;
+    out[12] = s30, out[13] = s31, out[14] = s32, out[15] = s33;
+}
+
+/* int64 sums (products fit in int32: |a*b| <= 2^30). */
+NQ_INT_ALWAYS_INLINE void dot_2x4_s64(int64_t kcp, const int16_t *ap, const int16_t *bp,
+                                      uint64_t *out)
+{
+    const int16_t *a0 = ap, *a1 = ap + kcp;
+    const int16_t *b0 = bp, *b1 = bp + kcp, *b2 = bp + 2 * kcp, *b3 = bp + 3 * kcp;
+    uint64_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    for (int64_t k = 0; k < kcp; k++) {
+        s00 += (uint64_t)(int64_t)(a0[k] * b0[k]);
+        s01 += (uint64_t)(int64_t)(a0[k] * b1[k]);
+        s02 += (uint64_t)(int64_t)(a0[k] * b2[k]);
+        s03 += (uint64_t)(int64_t)(a0[k] * b3[k]);
+        s10 += (uint64_t)(int64_t)(a1[k] * b0[k]);
+        s11 += (uint64_t)(int64_t)(a1[k] * b1[k]);
+        s12 += (uint64_t)(int64_t)(a1[k] * b2[k]);
+        s13 += (uint64_t)(int64_t)(a1[k] * b3[k]);
+    }
+    out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03;
+    out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
+}
+
+/* Outer family: out[r][c] = sum_k ap[k][r] * bp[k][c] for an ROWS x ONR
+ * tile (ROWS a compile-time constant once inlined), the accumulators
+ * living in vector registers across the k loop. The loop hints keep clang
+ * from vectorizing over r or k (with gathers and scatters: 20x slower)
+ * instead of over c; gcc does the right thing unaided. */
+#if defined(__clang__)
+#define NQ_INT_LOOP_NOVEC _Pragma("clang loop vectorize(disable) interleave(disable)")
+#else
+#define NQ_INT_LOOP_NOVEC
+#endif
+
+NQ_INT_ALWAYS_INLINE void outer_tile_s32(int64_t kc, const int32_t *ap, const int16_t *bp,
+                                         int rows, uint32_t *out)
+{
+    uint32_t acc[OMR_MAX][ONR];
+    /* k = 0 initializes (kc >= 1): no zeroing pass over the array */
+    NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
+        for (int c = 0; c < ONR; c++) acc[r][c] = (uint32_t)(ap[r] * (int32_t)bp[c]);
+    NQ_INT_LOOP_NOVEC for (int64_t k = 1; k < kc; k++) {
+        const int32_t *a = ap + k * rows;
+        const int16_t *b = bp + k * ONR;
+        NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
+            for (int c = 0; c < ONR; c++) acc[r][c] += (uint32_t)(a[r] * (int32_t)b[c]);
+    }
+    NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
+        for (int c = 0; c < ONR; c++) out[r * ONR + c] = acc[r][c];
+}
+
+/* A dot tile: out[r*NR + c] for the MR x NR block; rows >= mr may be left
+ * uncomputed (their packed A rows are zero anyway). */
+typedef void (*dot_s32_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, int64_t mr,
+                           uint32_t *out);
+typedef void (*dot_s64_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, int64_t mr,
+                           uint64_t *out);
+/* An outer tile of the ISA's strip height: out[r*ONR + c]. */
+typedef void (*outer_s32_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, uint32_t *out);
+
+/* Baseline and AVX2 (16 vector registers): dot tiles as two 2x4 passes,
+ * 8 accumulators each; AVX-512 (32 registers): one 4x4 pass. */
+#define DEFINE_DOT_2X4(SUFFIX, ATTR)                                                             \
+    ATTR static void dot_s32_##SUFFIX(int64_t kcp, const int16_t *ap, const int16_t *bp,        \
+                                      int64_t mr, uint32_t *out)                                \
+    {                                                                                           \
+        dot_2x4_s32(kcp, ap, bp, out);                                                          \
+        if (mr > 2) dot_2x4_s32(kcp, ap + 2 * kcp, bp, out + 2 * NR);                           \
+    }                                                                                           \
+    ATTR static void dot_s64_##SUFFIX(int64_t kcp, const int16_t *ap, const int16_t *bp,        \
+                                      int64_t mr, uint64_t *out)                                \
+    {                                                                                           \
+        dot_2x4_s64(kcp, ap, bp, out);                                                          \
+        if (mr > 2) dot_2x4_s64(kcp, ap + 2 * kcp, bp, out + 2 * NR);                           \
+    }
+
+DEFINE_DOT_2X4(generic, )
+#if NQ_INT_X86
+DEFINE_DOT_2X4(avx2, NQ_INT_TARGET_AVX2)
+
+NQ_INT_TARGET_AVX512VNNI static void dot_s32_avx512vnni(int64_t kcp, const int16_t *ap,
+                                                        const int16_t *bp, int64_t mr,
+                                                        uint32_t *out)
+{
+    if (mr > 2)
+        dot_4x4_s32(kcp, ap, bp, out);
+    else
+        dot_2x4_s32(kcp, ap, bp, out);
+}
+
+NQ_INT_TARGET_AVX512VNNI static void dot_s64_avx512vnni(int64_t kcp, const int16_t *ap,
+                                                        const int16_t *bp, int64_t mr,
+                                                        uint64_t *out)
+{
+    dot_2x4_s64(kcp, ap, bp, out);
+    if (mr > 2) dot_2x4_s64(kcp, ap + 2 * kcp, bp, out + 2 * NR);
+}
+
+/* Outer tiles: 4 x 32 on AVX2 (16 ymm accumulators), 8 x 32 on AVX-512
+ * (16 zmm accumulators). */
+NQ_INT_TARGET_AVX2 static void outer_s32_avx2(int64_t kc, const int32_t *ap, const int16_t *bp,
+                                              uint32_t *out)
+{
+    outer_tile_s32(kc, ap, bp, 4, out);
+}
+
+NQ_INT_TARGET_AVX512VNNI static void outer_s32_avx512vnni(int64_t kc, const int32_t *ap,
+                                                          const int16_t *bp, uint32_t *out)
+{
+    outer_tile_s32(kc, ap, bp, 8, out);
+}
+#endif
+
+/* ---- ISA table and dispatch ------------------------------------------ */
+
+typedef struct int_isa_impl {
+    const char *name;
+    dot_s32_fn dot_s32;
+    dot_s64_fn dot_s64;
+    outer_s32_fn outer_s32; /* NULL: no outer family (no fast 32-bit vector multiply) */
+    int64_t outer_rows;     /* its strip height, <= OMR_MAX */
+    int64_t outer_max_k;    /* B [K,N] with K <= this: outer family, else dot */
+} int_isa_impl;
+
+/* Crossover measured on an AVX-512 VNNI (Zen 4) machine, same on AVX2:
+ * the outer family wins for small K (no transpose, no horizontal sums,
+ * e.g. a first conv layer with K = 27), the dot family from K ~ 128 on. */
+static const int_isa_impl isa_impls[NQ_INT_ISA_COUNT] = {
+    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, 0, 0},
+#if NQ_INT_X86
+    [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2, 4, 128},
+    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", dot_s32_avx512vnni, dot_s64_avx512vnni,
+                               outer_s32_avx512vnni, 8, 128},
+#else
+    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, 0, 0},
+    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, 0, 0},
+#endif
+};
+
+int nq_int_isa_available(nq_int_isa isa)
+{
+    switch (isa) {
+    case NQ_INT_ISA_GENERIC: return 1;
+#if NQ_INT_X86
+    case NQ_INT_ISA_AVX2: return __builtin_cpu_supports("avx2") != 0;
+    case NQ_INT_ISA_AVX512VNNI:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vnni");
+#endif
+    default: return 0;
+    }
+}
+
+nq_int_isa nq_int_isa_best(void)
+{
+    for (int i = NQ_INT_ISA_COUNT - 1; i > 0; i--)
+        if (nq_int_isa_available((nq_int_isa)i)) return (nq_int_isa)i;
+    return NQ_INT_ISA_GENERIC;
+}
+
+const char *nq_int_isa_name(nq_int_isa isa)
+{
+    return (unsigned)isa < NQ_INT_ISA_COUNT ? isa_impls[isa].name : "unknown";
+}
+
+static const int_isa_impl *isa_impl(nq_int_isa isa)
+{
+    if (!nq_int_isa_available(isa)) isa = NQ_INT_ISA_GENERIC;
+    return &isa_impls[isa];
+}
+
+/* ---- drivers --------------------------------------------------------- */
+
+/* Stores a tile: rows x cols of t (row stride tld) into C, as bias + t on
+ * the first K block and C + t on the next ones, in unsigned arithmetic. */
+#define DEFINE_STORE_TILE(NAME, CT, UT, TO_SIGNED)                                                \
+    static void NAME(const UT *t, int64_t tld, int64_t rows, int64_t cols, int first,           \
+                     const CT *bias, CT *C, int64_t ldc)                                        \
+    {                                                                                           \
+        for (int64_t r = 0; r < rows; r++, t += tld, C += ldc) {                                \
+            if (first) {                                                                        \
+                UT add = bias ? (UT)bias[r] : 0;                                                \
+                for (int64_t q = 0; q < cols; q++) C[q] = TO_SIGNED(t[q] + add);                \
+            } else {                                                                            \
+                for (int64_t q = 0; q < cols; q++) C[q] = TO_SIGNED(t[q] + (UT)C[q]);           \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_STORE_TILE(store_tile_s32, int32_t, uint32_t, u32_to_s32)
+DEFINE_STORE_TILE(store_tile_s64, int64_t, uint64_t, u64_to_s64)
+
+/* Dot family. Loop nest: NC-column blocks of B, K blocks (balanced, at
+ * most KC), MR-row strips of A, NR-column tiles. */
+#define DEFINE_GEMM_DOT(NAME, CT, UT, TILE_T, STORE)                                               \
+    static void NAME(TILE_T tile, const gemm_types *ty, int trans_b, int64_t M, int64_t N,       \
+                     int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,         \
+                     const CT *bias, CT *C, int64_t ldc)                                        \
+    {                                                                                           \
+        int16_t bp[NC * KC];                                                                    \
+        int16_t ap[MR * KC];                                                                    \
+        UT t[MR * NR];                                                                          \
+        const int64_t nkb = (K + KC - 1) / KC;                                                  \
+        const int64_t kcb = round_up((K + nkb - 1) / nkb, KU);                                  \
+        for (int64_t j0 = 0; j0 < N; j0 += NC) {                                                \
+            const int64_t nc = N - j0 < NC ? N - j0 : NC;                                       \
+            for (int64_t k0 = 0; k0 < K; k0 += kcb) {                                           \
+                const int64_t kc = K - k0 < kcb ? K - k0 : kcb;                                 \
+                const int64_t kcp = round_up(kc, KU);                                           \
+                ty->pack_b(trans_b, B, ldb, k0, kc, kcp, j0, nc, bp);                           \
+                for (int64_t i0 = 0; i0 < M; i0 += MR) {                                        \
+                    const int64_t mr = M - i0 < MR ? M - i0 : MR;                               \
+                    ty->pack_a(A, lda, i0, mr, k0, kc, kcp, ap);                                \
+                    for (int64_t jj = 0; jj < nc; jj += NR) {                                   \
+                        const int64_t nr = nc - jj < NR ? nc - jj : NR;                         \
+                        tile(kcp, ap, bp + jj * kcp, mr, t);                                    \
+                        STORE(t, NR, mr, nr, k0 == 0, bias ? bias + i0 : NULL,                  \
+                              C + i0 * ldc + j0 + jj, ldc);                                     \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_GEMM_DOT(gemm_dot_s32, int32_t, uint32_t, dot_s32_fn, store_tile_s32)
+DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64)
+
+/* Outer family (B is [K,N]). Loop nest: K blocks, blocks of A rows
+ * (packed once per K block), ONR-column panels of B (packed once per A
+ * block), strips of omr rows. */
+static void gemm_outer_s32(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,
+                           int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,
+                           const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    int32_t ap[OAP];
+    int16_t bp[OKC * ONR];
+    uint32_t t[OMR_MAX * ONR];
+    const int64_t omr = im->outer_rows;
+    const int64_t nkb = (K + OKC - 1) / OKC;
+    const int64_t kcb = (K + nkb - 1) / nkb;
+    for (int64_t k0 = 0; k0 < K; k0 += kcb) {
+        const int64_t kc = K - k0 < kcb ? K - k0 : kcb;
+        /* rows per A block: whole strips within OAP, balanced over M */
+        const int64_t mmax = OAP / kc / omr * omr;
+        const int64_t nmb = (M + mmax - 1) / mmax;
+        const int64_t mcb = round_up((M + nmb - 1) / nmb, omr);
+        for (int64_t i0 = 0; i0 < M; i0 += mcb) {
+            const int64_t mc = M - i0 < mcb ? M - i0 : mcb;
+            ty->pack_a_outer(A, lda, i0, mc, omr, k0, kc, ap);
+            for (int64_t j0 = 0; j0 < N; j0 += ONR) {
+                const int64_t nc = N - j0 < ONR ? N - j0 : ONR;
+                ty->pack_b_outer(B, ldb, k0, kc, j0, nc, bp);
+                for (int64_t s = 0; s < mc; s += omr) {
+                    const int64_t rows = mc - s < omr ? mc - s : omr;
+                    im->outer_s32(kc, ap + s * kc, bp, t);
+                    store_tile_s32(t, ONR, rows, nc, k0 == 0, bias ? bias + i0 + s : NULL,
+                                   C + (i0 + s) * ldc + j0, ldc);
+                }
+            }
+        }
+    }
+}
+
+/* C = bias (or 0) when there is nothing to sum. */
+#define DEFINE_FILL_BIAS(NAME, CT)                                                                \
+    static void NAME(int64_t M, int64_t N, const CT *bias, CT *C, int64_t ldc)                   \
+    {                                                                                           \
+        for (int64_t i = 0; i < M; i++)                                                         \
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = bias ? bias[i] : 0;                \
+    }
+
+DEFINE_FILL_BIAS(fill_bias_s32, int32_t)
+DEFINE_FILL_BIAS(fill_bias_s64, int64_t)
+
+static void gemm_s32(nq_int_isa isa, nq_int_gemm_family fam, const gemm_types *ty, int trans_b,
+                     int64_t M, int64_t N, int64_t K, const void *A, int64_t lda, const void *B,
+                     int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        fill_bias_s32(M, N, bias, C, ldc);
+        return;
+    }
+    const int_isa_impl *im = isa_impl(isa);
+    const int outer = fam == NQ_INT_GEMM_AUTO ? K <= im->outer_max_k : fam == NQ_INT_GEMM_OUTER;
+    if (!trans_b && im->outer_s32 && outer)
+        gemm_outer_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    else
+        gemm_dot_s32(im->dot_s32, ty, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+}
+
+/* ---- public entry points --------------------------------------------- */
+
+void nq_gemm_s8s8s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
+                         int64_t N, int64_t K, const int8_t *A, int64_t lda, const int8_t *B,
+                         int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    gemm_s32(isa, fam, &types_s8s8, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+}
+
+void nq_gemm_s8u8s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
+                         int64_t N, int64_t K, const int8_t *A, int64_t lda, const uint8_t *B,
+                         int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    gemm_s32(isa, fam, &types_s8u8, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+}
+
+void nq_gemm_s16s16s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
+                           int64_t N, int64_t K, const int16_t *A, int64_t lda, const int16_t *B,
+                           int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    gemm_s32(isa, fam, &types_s16s16, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+}
+
+void nq_gemm_s16s16s64_isa(nq_int_isa isa, int trans_b, int64_t M, int64_t N, int64_t K,
+                           const int16_t *A, int64_t lda, const int16_t *B, int64_t ldb,
+                           const int64_t *bias, int64_t *C, int64_t ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        fill_bias_s64(M, N, bias, C, ldc);
+        return;
+    }
+    gemm_dot_s64(isa_impl(isa)->dot_s64, &types_s16s16, trans_b, M, N, K, A, lda, B, ldb, bias,
+                 C, ldc);
+}
+
+void nq_gemm_s8s8s32(int trans_b, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                     const int8_t *B, int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    nq_gemm_s8s8s32_isa(nq_int_isa_best(), NQ_INT_GEMM_AUTO, trans_b, M, N, K, A, lda, B, ldb,
+                        bias, C, ldc);
+}
+
+void nq_gemm_s8u8s32(int trans_b, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                     const uint8_t *B, int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    nq_gemm_s8u8s32_isa(nq_int_isa_best(), NQ_INT_GEMM_AUTO, trans_b, M, N, K, A, lda, B, ldb,
+                        bias, C, ldc);
+}
+
+void nq_gemm_s16s16s32(int trans_b, int64_t M, int64_t N, int64_t K, const int16_t *A,
+                       int64_t lda, const int16_t *B, int64_t ldb, const int32_t *bias,
+                       int32_t *C, int64_t ldc)
+{
+    nq_gemm_s16s16s32_isa(nq_int_isa_best(), NQ_INT_GEMM_AUTO, trans_b, M, N, K, A, lda, B, ldb,
+                          bias, C, ldc);
+}
+
+void nq_gemm_s16s16s64(int trans_b, int64_t M, int64_t N, int64_t K, const int16_t *A,
+                       int64_t lda, const int16_t *B, int64_t ldb, const int64_t *bias,
+                       int64_t *C, int64_t ldc)
+{
+    nq_gemm_s16s16s64_isa(nq_int_isa_best(), trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+}

@@ -1,0 +1,146 @@
+/* The fused im2col + GEMM convolution kernel and the Winograd F(2x2, 3x3)
+ * one, every variant this CPU runs, against nq_im2col_f32 + nq_sgemm_ref +
+ * bias: random geometries, K blocks, blocks made of parts of long rows,
+ * M not a multiple of 16, a row stride larger than P, with and without
+ * bias, odd output sizes (partial Winograd tiles). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/conv_gemm.h"
+#include "kernels/winograd.h"
+#include "nnquant/kernels.h"
+#include "nqtest.h"
+
+static unsigned rng = 2024u;
+static int64_t irand(int64_t lo, int64_t hi)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return lo + (int64_t)((rng >> 8) % (unsigned)(hi - lo + 1));
+}
+static float frand(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xFFFFFF) / 8388608.0f - 1.0f;
+}
+
+static void run(const nq_conv_geom *g, int64_t C, int64_t M, int with_bias, int64_t pad_ld,
+                int wino)
+{
+    int64_t inp = 1, kp = 1, P = 1;
+    for (int i = 0; i < g->nsp; i++) inp *= g->in[i], kp *= g->kernel[i], P *= g->out[i];
+    const int64_t K = C * kp, ldy = P + pad_ld;
+    float *x = malloc(sizeof(float) * (size_t)(C * inp + 1));
+    float *w = malloc(sizeof(float) * (size_t)(M * K + 1));
+    float *bias = malloc(sizeof(float) * (size_t)M);
+    float *col = malloc(sizeof(float) * (size_t)(K * P + 1));
+    float *ref = malloc(sizeof(float) * (size_t)(M * ldy));
+    float *mag = malloc(sizeof(float) * (size_t)(M * ldy));
+    float *wa = malloc(sizeof(float) * (size_t)(M * K + 1));
+    float *y = malloc(sizeof(float) * (size_t)(M * ldy));
+    size_t pw_floats = wino ? nq_winograd_pack_w_floats(M, C) : nq_f32_pack_a_floats(M, K);
+    float *pw = aligned_alloc(64, (pw_floats * sizeof(float) + 64) / 64 * 64);
+    size_t ss = wino ? nq_winograd_scratch(g, C, M) : nq_conv_gemm_scratch(g, C, M);
+    void *scratch = aligned_alloc(64, ss);
+    REQUIRE(x && w && bias && col && ref && y && pw && scratch && ss % 64 == 0);
+    for (int64_t i = 0; i < C * inp; i++) x[i] = frand();
+    for (int64_t i = 0; i < M * K; i++) w[i] = frand();
+    for (int64_t i = 0; i < M; i++) bias[i] = frand();
+    nq_im2col_f32(g, C, x, col);
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t p = 0; p < ldy; p++) ref[m * ldy + p] = p < P && with_bias ? bias[m] : -7.0f;
+    nq_sgemm_ref(0, 0, M, P, K, 1.0f, w, K, col, P, with_bias ? 1.0f : 0.0f, ref, ldy);
+    /* sum of |products| per output: what rounding errors scale with */
+    for (int64_t i = 0; i < M * K; i++) wa[i] = fabsf(w[i]);
+    for (int64_t i = 0; i < K * P; i++) col[i] = fabsf(col[i]);
+    for (int64_t i = 0; i < M * ldy; i++) mag[i] = 1.0f;
+    nq_sgemm_ref(0, 0, M, P, K, 1.0f, wa, K, col, P, 1.0f, mag, ldy);
+    if (wino) nq_winograd_pack_w(M, C, w, pw);
+    else nq_f32_pack_a(M, K, w, K, pw);
+    for (int isa = 0; isa < NQ_F32_ISA_COUNT; isa++) {
+        if (!nq_f32_isa_available((nq_f32_isa)isa)) continue;
+        for (int64_t i = 0; i < M * ldy; i++) y[i] = -7.0f;
+        if (wino)
+            nq_winograd_f32((nq_f32_isa)isa, g, C, M, pw, x, with_bias ? bias : NULL, y, ldy,
+                            scratch);
+        else
+            nq_conv_gemm_f32((nq_f32_isa)isa, g, C, M, pw, x, with_bias ? bias : NULL, y, ldy,
+                             scratch);
+        int bad = 0;
+        for (int64_t m = 0; m < M && !bad; m++)
+            for (int64_t p = 0; p < ldy && !bad; p++) {
+                double a = y[m * ldy + p], r = ref[m * ldy + p];
+                if (!(fabs(a - r) <= 2e-6 * mag[m * ldy + p])) {
+                    fprintf(stderr, "%s isa %d nsp=%d C=%lld M=%lld K=%lld P=%lld: y[%lld,%lld] = %g, "
+                            "ref %g\n", wino ? "winograd" : "gemm", isa, g->nsp, (long long)C, (long long)M, (long long)K,
+                            (long long)P, (long long)m, (long long)p, a, r);
+                    bad = 1;
+                }
+            }
+        CHECK(!bad);
+    }
+    free(x), free(w), free(bias), free(col), free(ref), free(y), free(pw), free(scratch);
+    free(mag), free(wa);
+}
+
+static void random_geom(nq_conv_geom *g, int nsp, int64_t max_in)
+{
+    memset(g, 0, sizeof *g);
+    g->nsp = nsp;
+    for (int i = 0; i < nsp; i++) {
+        g->in[i] = irand(1, max_in);
+        g->kernel[i] = irand(1, 3);
+        g->stride[i] = irand(0, 2) ? 1 : 2;
+        g->dilation[i] = irand(1, 2);
+        g->pad_begin[i] = irand(0, 2);
+        g->pad_end[i] = irand(0, 2);
+        if (irand(0, 1)) { /* "same" geometry */
+            g->stride[i] = 1;
+            g->pad_end[i] = (g->kernel[i] - 1) * g->dilation[i] - g->pad_begin[i];
+            if (g->pad_end[i] < 0) g->pad_begin[i] += g->pad_end[i], g->pad_end[i] = 0;
+        }
+        int64_t span = (g->kernel[i] - 1) * g->dilation[i] + 1;
+        if (g->in[i] + g->pad_begin[i] + g->pad_end[i] < span) g->pad_end[i] = span - g->in[i];
+        g->out[i] = (g->in[i] + g->pad_begin[i] + g->pad_end[i] - span) / g->stride[i] + 1;
+    }
+}
+
+int main(void)
+{
+    printf("conv GEMM variants:");
+    for (int isa = 0; isa < NQ_F32_ISA_COUNT; isa++)
+        if (nq_f32_isa_available((nq_f32_isa)isa)) printf(" %d", isa);
+    printf(" (best %d)\n", (int)nq_f32_isa_best());
+    nq_conv_geom g;
+    for (int it = 0; it < 150; it++) {
+        int nsp = (int)irand(1, 3);
+        random_geom(&g, nsp, nsp == 3 ? 7 : 20);
+        run(&g, irand(1, 6), irand(1, 40), (int)irand(0, 1), irand(0, 3), 0);
+    }
+    random_geom(&g, 2, 12);
+    run(&g, 60, 20, 1, 0, 0); /* K up to 540: two K blocks (tiled) */
+    random_geom(&g, 1, 10);
+    g.in[0] = 3000, g.kernel[0] = 3, g.stride[0] = 1, g.dilation[0] = 1;
+    g.pad_begin[0] = 1, g.pad_end[0] = 0, g.out[0] = 2999;
+    run(&g, 40, 17, 1, 5, 0); /* long 1-D rows: blocks are parts of one row */
+    memset(&g, 0, sizeof g); /* the ConvNet's conv4 */
+    g.nsp = 2;
+    for (int i = 0; i < 2; i++)
+        g.in[i] = g.out[i] = 14, g.kernel[i] = 3, g.stride[i] = g.dilation[i] = 1,
+        g.pad_begin[i] = g.pad_end[i] = 1;
+    run(&g, 64, 64, 1, 0, 0);
+    run(&g, 64, 64, 1, 0, 1);
+    for (int it = 0; it < 120; it++) { /* Winograd: 3x3, strides/dilations 1, any pads */
+        memset(&g, 0, sizeof g);
+        g.nsp = 2;
+        for (int i = 0; i < 2; i++) {
+            g.in[i] = irand(1, it % 10 == 0 ? 40 : 13);
+            g.kernel[i] = 3, g.stride[i] = g.dilation[i] = 1;
+            g.pad_begin[i] = irand(0, 2), g.pad_end[i] = irand(0, 2);
+            if (g.in[i] + g.pad_begin[i] + g.pad_end[i] < 3) g.pad_end[i] = 3 - g.in[i] - g.pad_begin[i] + irand(0, 1);
+            g.out[i] = g.in[i] + g.pad_begin[i] + g.pad_end[i] - 2;
+        }
+        run(&g, irand(1, 20), irand(1, 40), (int)irand(0, 1), irand(0, 3), 1);
+    }
+    TEST_MAIN_END();
+}
