@@ -9,6 +9,8 @@
  *   -> insert_scaling_nodes -> normalize_parameters -> compute_ranges
  *   -> adjust_ranges (MAX | MSE | AA | KL) -> normalize_activations
  *   -> quantize_normalized_network -> [dequantize]
+ *   -> [insert_compensation_nodes -> perform_single_shift_approximation
+ *       with single_shift]
  *   -> [cast_quantized_network unless fake_quantize]
  *   -> [fold_producer_quantizers]
  *
@@ -17,7 +19,8 @@
  * nodes (Conv, Gemm, MatMul, ReduceSum) and joining nodes (Add, Concat),
  * and on the branches entering a joining node. Each Quantizer inserted by
  * PTQ carries the attribute "quantization.ptq.role" (input, scaling,
- * branch, weight, bias, output).
+ * branch, weight, bias, output; "widen" for the int32 widening before a
+ * compensation Mul, which carries the role "compensation").
  *
  * Precisions are node attributes, named as in the reference module:
  *   "quantization.ptq.precision"             dtype name of the node's output
@@ -123,9 +126,12 @@ nq_status nq_auto_assign_node_precision(nq_graph *g, nq_dtype act, nq_dtype weig
  * GlobalAveragePool as ReduceSum + scaling so that it can run in integers. */
 nq_status nq_prepare_network(nq_graph *g, nq_error *err);
 
-/* Cross-layer equalization of consecutive Conv/Gemm pairs joined by ReLU
- * (single-branch chains only), iterated until ranges change by less than
- * target_delta. Returns the number of layer pairs equalized. */
+/* Cross-layer equalization (Nagel et al. 2019) of consecutive affine layers
+ * (Conv, Gemm, MatMul) joined by positive-homogeneous nodes (Relu, MaxPool,
+ * Flatten, ...), iterated until no range changes by more than target_delta.
+ * As in the reference, only single-branch networks are equalized: a graph
+ * with a joining node is left as it is (*pairs = 0). *pairs (may be NULL)
+ * receives the number of layer pairs equalized. */
 nq_status nq_cross_layer_equalization(nq_graph *g, double target_delta, int *pairs, nq_error *err);
 
 /* Inserts a scaling Quantizer (scale 1, no rounding) after each graph input,
@@ -163,7 +169,35 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
 /* Appends a dequantizing Quantizer at every graph output. */
 nq_status nq_perform_dequantization(nq_graph *g, nq_error *err);
 
-/* Sets integer dtypes on quantizers so the graph runs on integer kernels. */
+/* Single shift, step 1 (after quantize_normalized_network and the optional
+ * dequantization): before every scaling/branch Quantizer that rescales
+ * integers and does not follow an affine node (after ReduceSum, Add,
+ * Concat, on the branches of a joining node), inserts a compensation `Mul`
+ * (role "compensation") by an integer coefficient c = 2^(n-1)-1 of the
+ * weight precision (127 for int8; fewer bits if c times the largest input
+ * could pass int32) and divides the Quantizer's scale by c. With no_quant,
+ * c is 1 and stays a float. The input Quantizer (float input) is left
+ * alone. */
+nq_status nq_insert_compensation_nodes(nq_graph *g, int no_quant, nq_error *err);
+
+/* Single shift, step 2: every scaling/branch Quantizer that rescales
+ * integers gets the power of two p = 2^ceil(log2 s) >= s of its scale s
+ * (per channel for a per-channel scale) and single_shift=1; the ratio
+ * r = s / p, in (0.5, 1], is compensated upstream in integers:
+ *  - after an affine node, in its weights and bias as its Quantizers
+ *    produce them: W' = round(W_int * r), b' = round(b_int * r) (half to
+ *    even; not rounded when they do not round), stored in the constants,
+ *    whose Quantizers get scale 1;
+ *  - after a compensation Mul, in its coefficient: c' = round(c * r).
+ * Fails, naming it, on a scaling node with neither before it. */
+nq_status nq_perform_single_shift_approximation(nq_graph *g, nq_error *err);
+
+/* Sets integer dtypes on quantizers so the graph runs on integer kernels.
+ * Compensation Muls compute in int32 (a narrower input is widened by a
+ * Quantizer of scale 1). With single_shift, every Quantizer that rescales
+ * integers (integer input and output) must have power-of-two scales
+ * (perform_single_shift_approximation) and gets single_shift=1: it then
+ * rescales by a pure shift. */
 nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err);
 
 /* Folds Quantizers of constant producers (weights, biases) into constants. */
