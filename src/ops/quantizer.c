@@ -372,9 +372,13 @@ static void row_f2f(const qz_job *j, const void *px, void *py, int64_t n, int64_
     float *y = py;
     const float s = j->p->scale[ch], lo = j->p->fmin, hi = j->p->fmax;
     const int round = j->p->round;
+    /* With single_shift the integer path rescales by a pure shift, which
+     * rounds ties half up; power-of-two scales make ties common, so the
+     * fake-quantized path rounds the same way to stay bit-exact with it. */
+    const int half_up = j->p->single_shift;
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] * s;
-        if (round) v = nearbyintf(v);
+        if (round) v = half_up ? floorf(v + 0.5f) : nearbyintf(v);
         v = v < lo ? lo : v;
         y[i] = v > hi ? hi : v;
     }

@@ -39,12 +39,10 @@ static nq_status cast_clip_bounds(nq_graph *g, nq_node *n, nq_dtype t, nq_error 
 
 nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err)
 {
-    if (single_shift)
-        return nq_error_set(err, NQ_ERR_UNSUPPORTED,
-                            "single-shift approximation is not implemented yet (issue: PTQ)");
-    nq_dtype *dt = calloc((size_t)g->n_values + 1, sizeof(nq_dtype));
+    const int n_dt = g->n_values; /* passes below may add values */
+    nq_dtype *dt = calloc((size_t)n_dt + 1, sizeof(nq_dtype));
     if (dt == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
-    for (int v = 0; v < g->n_values; v++) dt[v] = g->values[v]->dtype;
+    for (int v = 0; v < n_dt; v++) dt[v] = g->values[v]->dtype;
     nq_status s = NQ_OK;
     for (int i = 0; i < g->n_nodes && s == NQ_OK; i++) {
         nq_node *n = g->nodes[i];
@@ -62,6 +60,10 @@ nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err
             /* inputs of a joining node are summed or stacked: give them room */
             if (!nq_dtype_is_float(t) && strcmp(role, NQ_ROLE_BIAS) != 0 && feeds_join(g, y)) t = NQ_DTYPE_INT32;
             if (nq_node_set_string(n, "to", nq_dtype_name(t)) != NQ_OK) s = NQ_ERR_NOMEM;
+            /* single shift: every rescaling of integers is a pure shift */
+            if (s == NQ_OK && single_shift && !nq_dtype_is_float(t) && dt[x] != NQ_DTYPE_UNDEFINED &&
+                !nq_dtype_is_float(dt[x]))
+                s = nq_ptq_require_single_shift(g, n, err);
             dt[y] = t;
             continue;
         }
@@ -74,6 +76,7 @@ nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err
             for (int o = 0; o < n->n_outputs; o++)
                 if (n->outputs[o] >= 0) dt[n->outputs[o]] = dt[x];
     }
+    if (s == NQ_OK) s = nq_ptq_cast_compensation(g, dt, n_dt, err); /* single shift's Muls */
     free(dt);
     return s == NQ_OK ? nq_graph_infer_shapes(g, 0, err) : s;
 }

@@ -34,6 +34,7 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
         o = &dflt;
     }
     nq_ranges ranges = {0};
+    int pairs = 0;
     nq_status s = nq_ops_resolve(g, err);
 #define STEP(name, call)                  \
     if (s == NQ_OK) {                     \
@@ -42,6 +43,15 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     }
     STEP("check_architecture", nq_check_architecture(g, err));
     STEP("prepare_network", nq_prepare_network(g, err));
+    if (o->equalize) {
+        STEP("cross_layer_equalization", nq_cross_layer_equalization(g, o->cle_target_delta, &pairs, err));
+        if (s == NQ_OK && o->verbose && o->log) {
+            char line[128];
+            snprintf(line, sizeof line, "ptq: cross_layer_equalization: %d layer pair%s equalized", pairs,
+                     pairs == 1 ? "" : "s");
+            o->log(o->user, line);
+        }
+    }
     STEP("insert_scaling_nodes", nq_insert_scaling_nodes(g, o->channel_wise, err));
     STEP("auto_assign_node_precision",
          nq_auto_assign_node_precision(g, o->act_dtype, o->weight_dtype, o->bias_dtype, err));
@@ -52,6 +62,10 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     STEP("quantize_normalized_network",
          nq_quantize_normalized_network(g, &ranges, o->no_quant, o->optimize_signs, err));
     if (o->dequantize) STEP("perform_dequantization", nq_perform_dequantization(g, err));
+    if (o->single_shift) {
+        STEP("insert_compensation_nodes", nq_insert_compensation_nodes(g, o->no_quant, err));
+        STEP("perform_single_shift_approximation", nq_perform_single_shift_approximation(g, err));
+    }
     if (!o->fake_quantize) STEP("cast_quantized_network", nq_cast_quantized_network(g, o->single_shift, err));
     if (o->fold_graph) STEP("fold_producer_quantizers", nq_fold_producer_quantizers(g, err));
 #undef STEP

@@ -25,6 +25,11 @@ nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
 #define NQ_ROLE_WEIGHT "weight"
 #define NQ_ROLE_BIAS "bias"
 #define NQ_ROLE_OUTPUT "output"
+/* Single shift (single_shift.c): a Mul by an integer coefficient before a
+ * scaling Quantizer that no affine node precedes, and the Quantizer of
+ * scale 1 that widens its input to int32 once cast. */
+#define NQ_ROLE_COMPENSATION "compensation"
+#define NQ_ROLE_WIDEN "widen"
 /* Name of the float value a PTQ Quantizer quantizes, as it was in the
  * float model (compare matches layers by it). */
 #define NQ_ATTR_SOURCE "quantization.ptq.source"
@@ -73,5 +78,14 @@ nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err
 nq_dtype nq_ptq_precision(const nq_node *n, nq_dtype dflt);
 /* Largest magnitude of a signed (or unsigned) integer dtype: 2^(n-1)-1 or 2^n-1. */
 double nq_ptq_qmax(nq_dtype t, int is_unsigned);
+
+/* Single shift, for cast_quantized_network (single_shift.c). */
+int nq_ptq_is_compensation(const nq_node *n); /* a compensation Mul */
+/* Checks that every scale of q is a power of two and sets single_shift=1. */
+nq_status nq_ptq_require_single_shift(nq_graph *g, nq_node *q, nq_error *err);
+/* Makes compensation Muls with an integer input (dt: dtypes of the values,
+ * n_dt of them) compute in int32: integer coefficients, narrower inputs
+ * widened by a Quantizer of scale 1. */
+nq_status nq_ptq_cast_compensation(nq_graph *g, const nq_dtype *dt, int n_dt, nq_error *err);
 
 #endif
