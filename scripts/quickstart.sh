@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled default: installs what is missing, builds
-# nnquant, and evaluates the example ConvNet on the 10,000 Fashion-MNIST
-# test images.
+# nnquant, quantizes the example ConvNet to int8 (calibration on the first
+# 1,000 training images) and prints float vs quantized accuracy on the
+# 10,000 Fashion-MNIST test images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
@@ -11,7 +12,11 @@ if [ ! -x build/nnquant ] || [ -n "$(find src include CMakeLists.txt -newer buil
 fi
 FM=/usr/share/datasets/fashion-mnist
 model=models/convnet.onnx
-echo "== $model: float32 on the Fashion-MNIST test set =="
-build/nnquant info "$model"
-build/nnquant eval "$model" --data $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz \
-  --scale 0.00392156862745098
+PREP=(--scale 0.00392156862745098)
+out=build/convnet_int8.onnx
+echo "== quantize $model to int8 (true integers, MSE clipping, per-channel weights) =="
+build/nnquant quantize "$model" --calib $FM/train-images-idx3-ubyte.gz --calib-count 1000 "${PREP[@]}" \
+  --clipping mse --per-channel --optimize-signs --dequantize -o "$out"
+echo "== float vs int8 on the 10,000 test images =="
+build/nnquant compare "$model" "$out" --data $FM/t10k-images-idx3-ubyte.gz \
+  --labels $FM/t10k-labels-idx1-ubyte.gz "${PREP[@]}" --limit 10000

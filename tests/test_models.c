@@ -14,6 +14,14 @@
 
 #define FM "/usr/share/datasets/fashion-mnist/"
 
+/* Sanitizer builds check memory safety on 500 images; the accuracy is
+ * asserted on the full test set in the release build. */
+#ifdef NQ_SANITIZED
+#define TEST_LIMIT 500
+#else
+#define TEST_LIMIT 0
+#endif
+
 /* Reads models.<name>.top1 from models/accuracy.json (a flat lookup: the
  * first "top1" after the model's key). Returns -1 if absent. */
 static double pytorch_top1(const char *name)
@@ -75,8 +83,10 @@ static void check_model(const char *name, const nq_dataset *test)
     printf("%-10s top-1 nnquant %.4f, pytorch %.4f (%lld images, %.0f images/s)\n", name, r.top1,
            expected, (long long)r.samples, r.seconds > 0 ? (double)r.samples / r.seconds : 0.0);
     CHECK(expected > 0);
-    CHECK(r.samples == 10000);
-    CHECK_NEAR(r.top1, expected, 0.0005);
+    if (TEST_LIMIT == 0) {
+        CHECK(r.samples == 10000);
+        CHECK_NEAR(r.top1, expected, 0.0005);
+    }
     nq_session_free(s);
     nq_graph_free(g);
 }
@@ -89,7 +99,7 @@ int main(int argc, char **argv)
     prep.scale = 1.0f / 255.0f;
     nq_dataset *test = NULL;
     nq_error err = {0};
-    if (nq_dataset_load(FM "t10k-images-idx3-ubyte.gz", FM "t10k-labels-idx1-ubyte.gz", &prep, 0,
+    if (nq_dataset_load(FM "t10k-images-idx3-ubyte.gz", FM "t10k-labels-idx1-ubyte.gz", &prep, TEST_LIMIT,
                         &test, &err) != NQ_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

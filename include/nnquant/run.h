@@ -53,11 +53,12 @@ int nq_session_num_threads(const nq_session *s);
 /* Default thread count: NQ_NUM_THREADS if set and valid, else online cores. */
 int nq_default_num_threads(void);
 
-/* Static shape inference: fills the dtype and shape of every value of g
- * (graph inputs keep their declared shapes). With batch > 0, the dynamic
- * first dimension of the inputs is taken as `batch` and every shape is
- * concrete; with batch 0, dimensions that follow the batch size are
- * recorded as dynamic (-1). Used by `info`, export and passes. */
+/* Static shape inference: fills the dtype and shape of every value of g.
+ * With batch > 0, the dynamic first dimension of the inputs is taken as
+ * `batch` and every shape, the inputs' included, becomes concrete (the graph
+ * then only accepts that batch size: use it on a copy); with batch 0, the
+ * inputs keep their declared shapes and dimensions that follow the batch
+ * size are recorded as dynamic (-1). Used by `info`, export and passes. */
 nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err);
 
 /* Constant folding: nodes whose inputs are all constants (or Shape of a

@@ -46,7 +46,7 @@ nq_status nq_graph_infer_shapes(nq_graph *g, int64_t batch, nq_error *err)
     for (int v = 0; s == NQ_OK && v < g->n_values; v++) {
         const nq_slot *sl = &p->slots[v];
         nq_value *val = g->values[v];
-        if (sl->kind == NQ_SLOT_UNUSED || val->is_input) continue;
+        if (sl->kind == NQ_SLOT_UNUSED || (val->is_input && batch <= 0)) continue;
         val->dtype = sl->t.dtype;
         val->ndim = sl->t.ndim;
         memcpy(val->dims, sl->t.dims, sizeof sl->t.dims);
