@@ -67,7 +67,8 @@ DEFINE_GEMM_REF(nq_gemm_s16s16s64_ref, int16_t, int16_t, int64_t, uint64_t, u64_
 
 /* Dot family: tile MR x NR; K packed in blocks of at most KC, each padded
  * with zeros to a multiple of KU (one AVX-512 vector of int16); B in
- * blocks of NC columns. Stack: (NC + MR) * KC int16 = 54 KiB.
+ * blocks of NC columns. Stack: (NC + MR) * KC int16 = 54 KiB, and 6 KiB
+ * more while transposing bytes.
  * Outer family: tiles of omr (at most OMR_MAX) rows x ONR columns; K in
  * balanced blocks of at most OKC (one block while K <= OKC); A in blocks
  * of whole strips, as many rows as fit OAP int32. Stack: OAP int32 +

@@ -12,24 +12,25 @@
 #include "nnquant/kernels.h"
 
 /* Copies n elements of es bytes from src (element stride `stride`) to dst
- * (contiguous); es is a constant once inlined. */
+ * (contiguous); es is a constant once inlined, so each fixed-size memcpy
+ * is one load and one store (and, unlike a cast to uint32_t *, valid for
+ * any element type under strict aliasing). */
 NQ_INT_ALWAYS_INLINE void copy_elems(unsigned char *dst, const unsigned char *src, int64_t n,
                                      int64_t stride, size_t es)
 {
-#define COPY_T(T)                                                                                \
+#define COPY_N(ES)                                                                               \
     do {                                                                                        \
-        T *d = (T *)(void *)dst;                                                                \
-        const T *s = (const T *)(const void *)src;                                              \
         if (stride == 1)                                                                        \
-            for (int64_t o = 0; o < n; o++) d[o] = s[o];                                        \
+            for (int64_t o = 0; o < n; o++) memcpy(dst + (ES) * o, src + (ES) * o, (ES));       \
         else                                                                                    \
-            for (int64_t o = 0; o < n; o++) d[o] = s[o * stride];                               \
+            for (int64_t o = 0; o < n; o++)                                                     \
+                memcpy(dst + (ES) * o, src + (ES) * o * stride, (ES));                          \
     } while (0)
     switch (es) {
-    case 1: COPY_T(uint8_t); break;
-    case 2: COPY_T(uint16_t); break;
-    case 4: COPY_T(uint32_t); break;
-    case 8: COPY_T(uint64_t); break;
+    case 1: COPY_N(1); break;
+    case 2: COPY_N(2); break;
+    case 4: COPY_N(4); break;
+    case 8: COPY_N(8); break;
     default:
         if (stride == 1)
             memcpy(dst, src, (size_t)n * es);
@@ -37,7 +38,7 @@ NQ_INT_ALWAYS_INLINE void copy_elems(unsigned char *dst, const unsigned char *sr
             for (int64_t o = 0; o < n; o++)
                 memcpy(dst + (size_t)o * es, src + (size_t)(o * stride) * es, es);
     }
-#undef COPY_T
+#undef COPY_N
 }
 
 NQ_INT_ALWAYS_INLINE void zero_elems(unsigned char *dst, int64_t n, size_t es)

@@ -15,11 +15,13 @@
  * output row when it is kept. Threads split the outermost group when it is
  * kept (disjoint outputs). A final pass (Mean: divide by the count) ends.
  * NaN propagates (Max included); Mean of an empty set is NaN, Max -inf.
+ * ReduceSum of integers (to int32/int64): reduce_int.c.
  */
 #include <math.h>
 #include <string.h>
 
 #include "ops/elemwise.h"
+#include "ops/int_ops.h"
 
 typedef struct reduce_op {
     int64_t axes_input_since; /* opset from which axes is input 1 */
@@ -135,6 +137,7 @@ static nq_status reduce_check(nq_kctx *c, const reduce_op *op, reduce_axes *ra)
 
 static nq_status reduce_infer(nq_kctx *c, const reduce_op *op)
 {
+    if (op == &reduce_ops[R_SUM] && nq_iop_int_input(c)) return nq_reducesum_int_infer(c);
     reduce_axes ra;
     nq_status s = reduce_check(c, op, &ra);
     if (s != NQ_OK) return s;
@@ -226,6 +229,7 @@ static void reduce_outer_range(void *ctx, int64_t b, int64_t e)
 
 static nq_status reduce_forward(nq_kctx *c, const reduce_op *op)
 {
+    if (op == &reduce_ops[R_SUM] && nq_iop_int_input(c)) return nq_reducesum_int_forward(c);
     reduce_axes ra;
     nq_status s = reduce_check(c, op, &ra);
     if (s != NQ_OK) return s;

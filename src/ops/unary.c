@@ -8,11 +8,13 @@
  * buffer (every kernel reads x[i] before writing y[i]).
  *
  * NaN propagates through every op (Relu(NaN) = NaN, as numpy's maximum).
+ * Relu on integer dtypes: unary_int.c.
  */
 #include <math.h>
 #include <string.h>
 
 #include "ops/elemwise.h"
+#include "ops/int_ops.h"
 
 typedef struct unary_params {
     float alpha, beta;
@@ -95,7 +97,7 @@ static const unary_op unary_ops[U_COUNT] = {
 
 static nq_status unary_infer(nq_kctx *c, const unary_op *op)
 {
-    (void)op;
+    if (op->fn == relu_f32 && nq_iop_int_input(c)) return nq_relu_int_infer(c); /* unary_int.c */
     nq_status s = nq_elem_check_io(c, 1, 1);
     if (s != NQ_OK) return s;
     if (c->in[0]->dtype != NQ_DTYPE_FLOAT32)
@@ -120,6 +122,7 @@ static void unary_range(void *ctx, int64_t b, int64_t e)
 
 static nq_status unary_forward(nq_kctx *c, const unary_op *op)
 {
+    if (op->fn == relu_f32 && nq_iop_int_input(c)) return nq_relu_int_forward(c);
     nq_status s = unary_infer(c, op);
     if (s != NQ_OK) return s;
     unary_job j = {op->fn, op->dflt, c->in[0]->data, c->out[0]->data};

@@ -4,7 +4,7 @@
  *
  * Clip: bounds are attributes `min`/`max` before opset 11 (float32), optional
  * scalar inputs from opset 11 (same dtype as x: float32, float64, int8,
- * uint8, int16, int32, int64). y = min(max(x, lo), hi), so lo > hi gives hi
+ * uint8, int16, int32, int64, and int2/int3/int4/uint4 in their storage). y = min(max(x, lo), hi), so lo > hi gives hi
  * everywhere (as the ONNX spec says); NaN stays NaN.
  * Identity: any dtype, a copy. Dropout: inference only, a copy; the optional
  * mask output is all ones (bool from opset 10, x's dtype before). A
@@ -43,6 +43,9 @@ static const clip_fn clip_kernels[NQ_DTYPE_COUNT] = {
     [NQ_DTYPE_FLOAT32] = clip_f32, [NQ_DTYPE_FLOAT64] = clip_f64, [NQ_DTYPE_INT8] = clip_i8,
     [NQ_DTYPE_UINT8] = clip_u8,    [NQ_DTYPE_INT16] = clip_i16,   [NQ_DTYPE_INT32] = clip_i32,
     [NQ_DTYPE_INT64] = clip_i64,
+    /* sub-byte types in their int8_t / uint8_t storage */
+    [NQ_DTYPE_INT2] = clip_i8,     [NQ_DTYPE_INT3] = clip_i8,     [NQ_DTYPE_INT4] = clip_i8,
+    [NQ_DTYPE_UINT4] = clip_u8,
 };
 
 static nq_status clip_infer(nq_kctx *c)

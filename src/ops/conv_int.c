@@ -1,0 +1,323 @@
+/* Conv on integers (int_ops.h; docs/numerics.md, "Integer operators"):
+ * X [N, C, in...] int8/uint8/int16 family, W [M, C/group, k...] int8 (int2..int4
+ * in int8) or int16, B [M] int32 (int64 too with an int64 accumulator)
+ * -> Y [N, M, out...] int32 (int64), exact. The geometry is the float
+ * Conv's (1-D/2-D/3-D, groups, strides, pads, dilations, auto_pad).
+ * Kernels, by shape:
+ *  - one input channel per group (depthwise, any channel multiplier): a
+ *    direct loop per output plane, row by row as the float depthwise;
+ *  - otherwise conv-as-GEMM with the weights as A: Y_g[Mg, P] = W_g[Mg, K]
+ *    * cols[K, P] + B_g, cols the im2col of X (X itself for a 1x1,
+ *    stride-1, unpadded kernel), built in tiles of output rows in scratch;
+ *    an 8-bit operand of an int16 (or int64-accumulating) GEMM is widened
+ *    to int16 (weights once per call, column tiles as they are built).
+ * Threads share out (image, tile) pieces (depthwise: output planes), each
+ * with its own scratch slice; the integer GEMMs are single-threaded. */
+#include <string.h>
+
+#include "kernels/int_internal.h"
+#include "kernels/window3.h"
+#include "nnquant/kernels.h"
+#include "ops/int_ops.h"
+#include "ops/window.h"
+
+#ifdef NQ_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Column tiles hold whole output rows, about this many bytes (at least one
+ * row): a 28x28 image of 288 taps in int8 is one 221 KiB tile. */
+enum { CONVI_TILE_BYTES = 1 << 19 };
+
+typedef struct conv_iplan {
+    nq_conv_geom g;
+    nq_iaffine a;
+    int64_t N, C, M, group, Cg, Mg;
+    int64_t kprod, in_plane, out_plane, K;
+    int pointwise, depthwise;
+    int64_t rows, row_len, tile, ntiles; /* output rows, their length, rows per tile */
+    size_t xes, yes;    /* element bytes of X (as stored) and Y */
+    size_t wide_w;      /* widened weights, rounded to 64 */
+    size_t shared;      /* widened weights and bias, rounded to 64 */
+    size_t col_bytes;   /* im2col tile (X's element size), rounded to 64 */
+    size_t slice;       /* per worker: im2col tile + widened tile, rounded to 64 */
+    int threads;
+} conv_iplan;
+
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+static size_t istore_size(nq_istore s)
+{
+    static const size_t sz[] = {[NQ_ISTORE_S8] = 1, [NQ_ISTORE_U8] = 1, [NQ_ISTORE_S16] = 2,
+                                [NQ_ISTORE_S32] = 4, [NQ_ISTORE_S64] = 8};
+    return sz[s];
+}
+
+static nq_status plan_make(const nq_kctx *c, conv_iplan *p)
+{
+    memset(p, 0, sizeof *p);
+    nq_status st = nq_iaffine_make(c, 2, &p->a);
+    if (st) return st;
+    const nq_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    if (x->ndim < 3)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "input X has rank %d; expected [N, C, spatial...]",
+                            x->ndim);
+    if (w->ndim != x->ndim)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "weight W has rank %d, input X rank %d", w->ndim,
+                            x->ndim);
+    p->N = x->dims[0];
+    p->C = x->dims[1];
+    p->M = w->dims[0];
+    p->group = nq_node_attr_int(c->node, "group", 1);
+    if (p->group < 1 || p->C % p->group != 0 || p->M % p->group != 0)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "group %lld must divide input channels %lld and output channels %lld",
+                            (long long)p->group, (long long)p->C, (long long)p->M);
+    p->Cg = p->C / p->group;
+    p->Mg = p->M / p->group;
+    if (w->dims[1] != p->Cg)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "channel mismatch: input has %lld channels, weight expects %lld x "
+                            "group %lld",
+                            (long long)p->C, (long long)w->dims[1], (long long)p->group);
+    if (b && (b->ndim != 1 || b->dims[0] != p->M))
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "bias B must have shape [%lld]", (long long)p->M);
+    nq_auto_pad ap;
+    if ((st = nq_window_read(c, x->ndim - 2, x->dims + 2, w->dims + 2, &p->g, &ap)) ||
+        (st = nq_window_out(c, &p->g, ap, 0)))
+        return st;
+    p->kprod = p->in_plane = p->out_plane = 1;
+    p->pointwise = 1;
+    for (int i = 0; i < p->g.nsp; i++) {
+        p->kprod *= p->g.kernel[i];
+        p->in_plane *= p->g.in[i];
+        p->out_plane *= p->g.out[i];
+        if (p->g.kernel[i] != 1 || p->g.stride[i] != 1 || p->g.pad_begin[i] || p->g.pad_end[i])
+            p->pointwise = 0;
+    }
+    p->K = p->Cg * p->kprod;
+    p->depthwise = p->Cg == 1 && p->group > 1;
+    p->xes = istore_size(p->a.x);
+    p->yes = p->a.acc64 ? 8 : 4;
+    p->row_len = p->g.out[p->g.nsp - 1];
+    p->rows = p->out_plane / (p->row_len ? p->row_len : 1);
+    int threads = c->num_threads < 1 ? 1 : c->num_threads;
+#ifndef NQ_HAVE_OPENMP
+    threads = 1;
+#endif
+    if (p->depthwise) { /* reads every operand type as it is: no scratch */
+        int64_t planes = p->N * p->M;
+        p->threads = planes < threads ? (int)(planes > 0 ? planes : 1) : threads;
+        return NQ_OK;
+    }
+    p->wide_w = round64(p->a.widen_w ? (size_t)(p->M * p->K) * 2 : 0);
+    p->shared = p->wide_w + round64(p->a.widen_b ? (size_t)p->M * 8 : 0);
+    /* bytes of one output row in the column tiles */
+    const size_t col_row = p->pointwise ? 0 : (size_t)(p->K * p->row_len) * p->xes;
+    const size_t wide_row = p->a.widen_x ? (size_t)(p->K * p->row_len) * 2 : 0;
+    p->tile = p->rows;
+    if (col_row + wide_row > 0) {
+        int64_t t = CONVI_TILE_BYTES / (int64_t)(col_row + wide_row);
+        if (t < p->tile) p->tile = t < 1 ? 1 : t;
+    }
+    if (p->N < threads && p->rows > 1) { /* split images so that every thread gets work */
+        int64_t parts = (threads + p->N - 1) / (p->N > 0 ? p->N : 1);
+        int64_t t = (p->rows + parts - 1) / parts;
+        if (t < p->tile) p->tile = t;
+    }
+    if (p->tile < 1) p->tile = 1;
+    p->ntiles = p->rows > 0 ? (p->rows + p->tile - 1) / p->tile : 0;
+    int64_t pieces = p->N * p->ntiles;
+    p->threads = pieces < threads ? (int)(pieces > 0 ? pieces : 1) : threads;
+    p->col_bytes = round64(col_row * (size_t)p->tile);
+    p->slice = p->col_bytes + round64(wide_row * (size_t)p->tile);
+    return NQ_OK;
+}
+
+nq_status nq_conv_int_infer(nq_kctx *c)
+{
+    conv_iplan p;
+    nq_status st = plan_make(c, &p);
+    if (st) return st;
+    if (c->n_out < 1 || !c->out[0]) return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "needs output Y");
+    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.N, p.M};
+    for (int i = 0; i < p.g.nsp; i++) dims[2 + i] = p.g.out[i];
+    return nq_tensor_init(c->out[0], p.a.out, 2 + p.g.nsp, dims, c->err);
+}
+
+size_t nq_conv_int_scratch(const nq_kctx *c)
+{
+    conv_iplan p;
+    if (plan_make(c, &p) != NQ_OK) return 0;
+    return p.shared + p.slice * (size_t)p.threads;
+}
+
+/* ---- depthwise: one output plane, y = bias + sum of taps, row by row ---- */
+
+typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_t bias,
+                      void *y);
+
+/* Sums in UT (uint32_t or uint64_t): exact modulo 2^32 / 2^64. */
+#define DEFINE_DW(NAME, XT, WT, UT)                                                             \
+    static void NAME(const nq_window3 *w, const void *xv, const void *wv, int64_t bias,        \
+                     void *yv)                                                                 \
+    {                                                                                          \
+        const XT *x = xv;                                                                      \
+        const WT *wt = wv;                                                                     \
+        UT *y = yv;                                                                            \
+        const int64_t OW = w->out[2], IW = w->in[2], s = w->s[2];                              \
+        const int64_t n_out = w->out[0] * w->out[1] * OW;                                      \
+        for (int64_t i = 0; i < n_out; i++) y[i] = (UT)bias;                                   \
+        for (int64_t kd = 0; kd < w->k[0]; kd++)                                               \
+            for (int64_t kh = 0; kh < w->k[1]; kh++)                                           \
+                for (int64_t kw = 0; kw < w->k[2]; kw++) {                                     \
+                    const UT wk = (UT)wt[(kd * w->k[1] + kh) * w->k[2] + kw];                  \
+                    const int64_t off_w = kw * w->d[2] - w->pb[2];                             \
+                    int64_t lo, hi;                                                            \
+                    nq_window_row_range(OW, IW, s, off_w, &lo, &hi);                           \
+                    if (wk == 0 || hi <= lo) continue;                                         \
+                    for (int64_t od = 0; od < w->out[0]; od++) {                               \
+                        const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];             \
+                        if (id < 0 || id >= w->in[0]) continue;                                \
+                        for (int64_t oh = 0; oh < w->out[1]; oh++) {                           \
+                            const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];         \
+                            if (ih < 0 || ih >= w->in[1]) continue;                            \
+                            const XT *xr = x + (id * w->in[1] + ih) * IW + off_w;              \
+                            UT *yr = y + (od * w->out[1] + oh) * OW;                           \
+                            if (s == 1)                                                        \
+                                for (int64_t o = lo; o < hi; o++) yr[o] += wk * (UT)xr[o];     \
+                            else                                                               \
+                                for (int64_t o = lo; o < hi; o++)                              \
+                                    yr[o] += wk * (UT)xr[o * s];                               \
+                        }                                                                      \
+                    }                                                                          \
+                }                                                                              \
+    }
+
+DEFINE_DW(dw_s8_s8_32, int8_t, int8_t, uint32_t)
+DEFINE_DW(dw_u8_s8_32, uint8_t, int8_t, uint32_t)
+DEFINE_DW(dw_s16_s8_32, int16_t, int8_t, uint32_t)
+DEFINE_DW(dw_s8_s16_32, int8_t, int16_t, uint32_t)
+DEFINE_DW(dw_u8_s16_32, uint8_t, int16_t, uint32_t)
+DEFINE_DW(dw_s16_s16_32, int16_t, int16_t, uint32_t)
+DEFINE_DW(dw_s8_s8_64, int8_t, int8_t, uint64_t)
+DEFINE_DW(dw_u8_s8_64, uint8_t, int8_t, uint64_t)
+DEFINE_DW(dw_s16_s8_64, int16_t, int8_t, uint64_t)
+DEFINE_DW(dw_s8_s16_64, int8_t, int16_t, uint64_t)
+DEFINE_DW(dw_u8_s16_64, uint8_t, int16_t, uint64_t)
+DEFINE_DW(dw_s16_s16_64, int16_t, int16_t, uint64_t)
+
+/* [acc64][X storage][W is int16] */
+static const dw_fn dw_table[2][NQ_ISTORE_S16 + 1][2] = {
+    {[NQ_ISTORE_S8] = {dw_s8_s8_32, dw_s8_s16_32},
+     [NQ_ISTORE_U8] = {dw_u8_s8_32, dw_u8_s16_32},
+     [NQ_ISTORE_S16] = {dw_s16_s8_32, dw_s16_s16_32}},
+    {[NQ_ISTORE_S8] = {dw_s8_s8_64, dw_s8_s16_64},
+     [NQ_ISTORE_U8] = {dw_u8_s8_64, dw_u8_s16_64},
+     [NQ_ISTORE_S16] = {dw_s16_s8_64, dw_s16_s16_64}}};
+
+static int64_t bias_at(const nq_tensor *b, int64_t i)
+{
+    if (b == NULL) return 0;
+    return b->dtype == NQ_DTYPE_INT64 ? ((const int64_t *)b->data)[i]
+                                      : ((const int32_t *)b->data)[i];
+}
+
+static void conv_depthwise(const conv_iplan *p, const nq_tensor *x, const nq_tensor *w,
+                           const nq_tensor *b, void *y)
+{
+    nq_window3 g;
+    nq_window3_from_geom(&p->g, &g);
+    const dw_fn fn = dw_table[p->a.acc64][p->a.x][p->a.w == NQ_ISTORE_S16];
+    const size_t wes = istore_size(p->a.w);
+    const int64_t planes = p->N * p->M;
+#ifdef NQ_HAVE_OPENMP
+#pragma omp parallel for num_threads(p->threads) schedule(static) if (p->threads > 1)
+#endif
+    for (int64_t i = 0; i < planes; i++) {
+        const int64_t n = i / p->M, oc = i % p->M, ic = oc / p->Mg;
+        fn(&g, (const char *)x->data + (size_t)((n * p->C + ic) * p->in_plane) * p->xes,
+           (const char *)w->data + (size_t)(oc * p->kprod) * wes, bias_at(b, oc),
+           (char *)y + (size_t)(i * p->out_plane) * p->yes);
+    }
+}
+
+/* ---- conv-as-GEMM ---- */
+
+/* Image n, output rows [r0, r1), every group; slice: this worker's scratch. */
+static void conv_piece(const conv_iplan *p, const void *x, const void *w, const void *bias,
+                       void *y, int64_t n, int64_t r0, int64_t r1, char *slice)
+{
+    const int64_t P = p->out_plane, cols = (r1 - r0) * p->row_len;
+    void *colbuf = slice;
+    int16_t *wide = (int16_t *)(void *)(slice + p->col_bytes);
+    for (int64_t gi = 0; gi < p->group; gi++) {
+        const char *xg = (const char *)x + (size_t)((n * p->C + gi * p->Cg) * p->in_plane) * p->xes;
+        const void *B;
+        int64_t ldb;
+        if (p->pointwise) {
+            B = xg + (size_t)(r0 * p->row_len) * p->xes;
+            ldb = P;
+        } else {
+            nq_im2col_bytes_rows(&p->g, p->Cg, p->xes, xg, colbuf, cols, r0, r1);
+            B = colbuf;
+            ldb = cols;
+        }
+        if (p->a.widen_x) {
+            for (int64_t k = 0; k < p->K; k++)
+                nq_iop_widen_s16(p->a.x, (const char *)B + (size_t)(k * ldb) * p->xes, cols,
+                                 wide + k * cols);
+            B = wide;
+            ldb = cols;
+        }
+        const void *wg = (const char *)w + (size_t)(gi * p->Mg * p->K) * p->a.wk;
+        const void *bg = bias ? (const char *)bias + (size_t)(gi * p->Mg) * p->yes : NULL;
+        void *yg = (char *)y + (size_t)((n * p->M + gi * p->Mg) * P + r0 * p->row_len) * p->yes;
+        nq_iaffine_gemm(&p->a, 0, p->Mg, cols, p->K, wg, p->K, B, ldb, bg, yg, P);
+    }
+}
+
+nq_status nq_conv_int_forward(nq_kctx *c)
+{
+    conv_iplan p;
+    nq_status st = plan_make(c, &p);
+    if (st) return st;
+    const size_t need = p.shared + p.slice * (size_t)p.threads;
+    if (need > c->scratch_size)
+        return nq_kctx_fail(c, NQ_ERR_INTERNAL, "scratch of %zu bytes, %zu needed",
+                            c->scratch_size, need);
+    const nq_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    void *y = c->out[0]->data;
+    if (nq_tensor_numel(c->out[0]) == 0) return NQ_OK;
+    if (p.depthwise) {
+        conv_depthwise(&p, x, w, b, y);
+        return NQ_OK;
+    }
+    char *scratch = c->scratch;
+    const void *wk = w->data, *bias = b ? b->data : NULL;
+    if (p.a.widen_w) {
+        nq_iop_widen_s16(p.a.w, w->data, p.M * p.K, (int16_t *)(void *)scratch);
+        wk = scratch;
+    }
+    if (p.a.widen_b) {
+        int64_t *wb = (int64_t *)(void *)(scratch + p.wide_w);
+        for (int64_t i = 0; i < p.M; i++) wb[i] = ((const int32_t *)b->data)[i];
+        bias = wb;
+    }
+    char *slices = scratch + p.shared;
+    const int64_t pieces = p.N * p.ntiles;
+#ifdef NQ_HAVE_OPENMP
+#pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
+#endif
+    for (int64_t i = 0; i < pieces; i++) {
+        const int64_t n = i / p.ntiles, r0 = i % p.ntiles * p.tile;
+        const int64_t r1 = r0 + p.tile < p.rows ? r0 + p.tile : p.rows;
+#ifdef NQ_HAVE_OPENMP
+        char *slice = slices + p.slice * (size_t)omp_get_thread_num();
+#else
+        char *slice = slices;
+#endif
+        conv_piece(&p, x->data, wk, bias, y, n, r0, r1, slice);
+    }
+    return NQ_OK;
+}
