@@ -32,10 +32,7 @@
 enum { CONV_TILE_BYTES = 1 << 20, CONV_FUSED_MIN_K = 32, CONV_WINO_MIN_CH = 16 };
 
 typedef struct conv_plan {
-    nq_conv_geom g;
-    int64_t N, C, M, group, Cg, Mg; /* channels in/out, per group */
-    int64_t kprod, in_plane, out_plane, K;
-    int pointwise;  /* 1x1, stride 1, no pad: X is its own column matrix */
+    nq_conv_shape s;
     int depthwise;  /* 2-D, one input channel per group: direct loop */
     int64_t rows, row_len; /* output rows (all spatial dims but the last) and their length */
     int64_t tile;   /* output rows per im2col tile */
@@ -64,70 +61,34 @@ static nq_status conv_plan_make(const nq_kctx *c, conv_plan *p)
     nq_status st;
     if ((st = check_f32(c, x, "input X")) || (st = check_f32(c, w, "weight W"))) return st;
     if (b && (st = check_f32(c, b, "bias B"))) return st;
-    if (x->ndim < 3)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "input X has rank %d; expected [N, C, spatial...]",
-                            x->ndim);
-    if (w->ndim != x->ndim)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "weight W has rank %d, input X rank %d", w->ndim,
-                            x->ndim);
-    p->N = x->dims[0];
-    p->C = x->dims[1];
-    p->M = w->dims[0];
-    p->group = nq_node_attr_int(c->node, "group", 1);
-    if (p->group < 1 || p->C % p->group != 0 || p->M % p->group != 0)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE,
-                            "group %lld must divide input channels %lld and output channels %lld",
-                            (long long)p->group, (long long)p->C, (long long)p->M);
-    p->Cg = p->C / p->group;
-    p->Mg = p->M / p->group;
-    if (w->dims[1] != p->Cg)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE,
-                            "channel mismatch: input has %lld channels, weight expects %lld x "
-                            "group %lld",
-                            (long long)p->C, (long long)w->dims[1], (long long)p->group);
-    if (b && (b->ndim != 1 || b->dims[0] != p->M))
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "bias B must have shape [%lld]", (long long)p->M);
-    nq_auto_pad ap;
-    if ((st = nq_window_read(c, x->ndim - 2, x->dims + 2, w->dims + 2, &p->g, &ap)) ||
-        (st = nq_window_out(c, &p->g, ap, 0)))
-        return st;
-    p->kprod = p->in_plane = p->out_plane = 1;
-    p->pointwise = 1;
-    for (int i = 0; i < p->g.nsp; i++) {
-        p->kprod *= p->g.kernel[i];
-        p->in_plane *= p->g.in[i];
-        p->out_plane *= p->g.out[i];
-        if (p->g.kernel[i] != 1 || p->g.stride[i] != 1 || p->g.pad_begin[i] || p->g.pad_end[i])
-            p->pointwise = 0;
-    }
-    p->K = p->Cg * p->kprod;
-    p->row_len = p->g.out[p->g.nsp - 1];
-    p->rows = p->out_plane / (p->row_len ? p->row_len : 1);
-    const int64_t row_floats = p->K * p->row_len > 0 ? p->K * p->row_len : 1;
+    if ((st = nq_conv_shape_read(c, x, w, b, &p->s)) != NQ_OK) return st;
+    p->row_len = p->s.g.out[p->s.g.nsp - 1];
+    p->rows = p->s.out_plane / (p->row_len ? p->row_len : 1);
+    const int64_t row_floats = p->s.K * p->row_len > 0 ? p->s.K * p->row_len : 1;
     p->tile = CONV_TILE_BYTES / (int64_t)sizeof(float) / row_floats;
     if (p->tile < 1) p->tile = 1;
     if (p->tile > p->rows) p->tile = p->rows;
-    p->depthwise = p->Cg == 1 && p->group > 1 && p->g.nsp == 2;
+    p->depthwise = p->s.Cg == 1 && p->s.group > 1 && p->s.g.nsp == 2;
     int threads = c->num_threads < 1 ? 1 : c->num_threads;
 #ifndef NQ_HAVE_OPENMP
     threads = 1;
 #endif
-    int64_t par = p->depthwise ? p->N * p->M : p->N; /* independent pieces */
+    int64_t par = p->depthwise ? p->s.N * p->s.M : p->s.N; /* independent pieces */
     p->threads = par < threads ? (int)(par > 0 ? par : 1) : threads;
     p->isa = nq_f32_isa_best();
     /* below CONV_FUSED_MIN_K the micro-kernel's write-back dominates */
-    p->fused = !p->depthwise && !p->pointwise && p->isa != NQ_F32_ISA_GENERIC &&
-               p->K >= CONV_FUSED_MIN_K && (p->N >= threads || threads == 1);
-    p->wino = p->fused && nq_winograd_applies(&p->g) && p->Cg >= CONV_WINO_MIN_CH &&
-              p->Mg >= CONV_WINO_MIN_CH;
+    p->fused = !p->depthwise && !p->s.pointwise && p->isa != NQ_F32_ISA_GENERIC &&
+               p->s.K >= CONV_FUSED_MIN_K && (p->s.N >= threads || threads == 1);
+    p->wino = p->fused && nq_winograd_applies(&p->s.g) && p->s.Cg >= CONV_WINO_MIN_CH &&
+              p->s.Mg >= CONV_WINO_MIN_CH;
     if (p->fused) {
-        size_t per_group = (p->wino ? nq_winograd_pack_w_floats(p->Mg, p->Cg)
-                                    : nq_f32_pack_a_floats(p->Mg, p->K)) * sizeof(float);
-        p->packed_w = ((size_t)p->group * per_group + 63) / 64 * 64;
-        p->slice = p->wino ? nq_winograd_scratch(&p->g, p->Cg, p->Mg)
-                           : nq_conv_gemm_scratch(&p->g, p->Cg, p->Mg);
+        size_t per_group = (p->wino ? nq_winograd_pack_w_floats(p->s.Mg, p->s.Cg)
+                                    : nq_f32_pack_a_floats(p->s.Mg, p->s.K)) * sizeof(float);
+        p->packed_w = ((size_t)p->s.group * per_group + 63) / 64 * 64;
+        p->slice = p->wino ? nq_winograd_scratch(&p->s.g, p->s.Cg, p->s.Mg)
+                           : nq_conv_gemm_scratch(&p->s.g, p->s.Cg, p->s.Mg);
     } else {
-        size_t floats = p->depthwise || p->pointwise ? 0 : (size_t)(p->K * p->tile * p->row_len);
+        size_t floats = p->depthwise || p->s.pointwise ? 0 : (size_t)(p->s.K * p->tile * p->row_len);
         p->slice = (floats * sizeof(float) + 63) / 64 * 64;
     }
     return NQ_OK;
@@ -140,9 +101,9 @@ static nq_status conv_infer(nq_kctx *c)
     nq_status st = conv_plan_make(c, &p);
     if (st) return st;
     if (c->n_out < 1 || !c->out[0]) return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "needs output Y");
-    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.N, p.M};
-    for (int i = 0; i < p.g.nsp; i++) dims[2 + i] = p.g.out[i];
-    return nq_tensor_init(c->out[0], NQ_DTYPE_FLOAT32, 2 + p.g.nsp, dims, c->err);
+    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.s.N, p.s.M};
+    for (int i = 0; i < p.s.g.nsp; i++) dims[2 + i] = p.s.g.out[i];
+    return nq_tensor_init(c->out[0], NQ_DTYPE_FLOAT32, 2 + p.s.g.nsp, dims, c->err);
 }
 
 static size_t conv_scratch(const nq_kctx *c)
@@ -167,7 +128,7 @@ static void depthwise_plane(const conv_plan *p, const float *x, const float *w, 
                             float *y)
 {
     nq_window3 g;
-    nq_window3_from_geom(&p->g, &g);
+    nq_window3_from_geom(&p->s.g, &g);
     const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
     for (int64_t i = 0; i < OH * OW; i++) y[i] = bias;
     for (int64_t kh = 0; kh < g.k[1]; kh++) {
@@ -193,7 +154,7 @@ static void depthwise_plane(const conv_plan *p, const float *x, const float *w, 
 /* Floats of one group's packed (or Winograd-transformed) weights. */
 static size_t pw_group_floats(const conv_plan *p)
 {
-    return p->wino ? nq_winograd_pack_w_floats(p->Mg, p->Cg) : nq_f32_pack_a_floats(p->Mg, p->K);
+    return p->wino ? nq_winograd_pack_w_floats(p->s.Mg, p->s.Cg) : nq_f32_pack_a_floats(p->s.Mg, p->s.K);
 }
 
 /* Image n through the fused kernels; pw: the packed weights of every group. */
@@ -201,14 +162,14 @@ static void conv_image_fused(const conv_plan *p, const float *x, const float *pw
                              const float *bias, float *y, int64_t n, void *scratch)
 {
     const size_t pw_group = pw_group_floats(p);
-    for (int64_t gi = 0; gi < p->group; gi++) {
-        const float *pwg = pw + (size_t)gi * pw_group, *bg = bias ? bias + gi * p->Mg : NULL;
-        const float *xg = x + (n * p->C + gi * p->Cg) * p->in_plane;
-        float *yg = y + (n * p->M + gi * p->Mg) * p->out_plane;
+    for (int64_t gi = 0; gi < p->s.group; gi++) {
+        const float *pwg = pw + (size_t)gi * pw_group, *bg = bias ? bias + gi * p->s.Mg : NULL;
+        const float *xg = x + (n * p->s.C + gi * p->s.Cg) * p->s.in_plane;
+        float *yg = y + (n * p->s.M + gi * p->s.Mg) * p->s.out_plane;
         if (p->wino)
-            nq_winograd_f32(p->isa, &p->g, p->Cg, p->Mg, pwg, xg, bg, yg, p->out_plane, scratch);
+            nq_winograd_f32(p->isa, &p->s.g, p->s.Cg, p->s.Mg, pwg, xg, bg, yg, p->s.out_plane, scratch);
         else
-            nq_conv_gemm_f32(p->isa, &p->g, p->Cg, p->Mg, pwg, xg, bg, yg, p->out_plane, scratch);
+            nq_conv_gemm_f32(p->isa, &p->s.g, p->s.Cg, p->s.Mg, pwg, xg, bg, yg, p->s.out_plane, scratch);
     }
 }
 
@@ -216,22 +177,22 @@ static void conv_image_fused(const conv_plan *p, const float *x, const float *pw
 static void conv_image(const conv_plan *p, const float *x, const float *w, const float *bias,
                        float *y, int64_t n, float *scratch, int gemm_threads)
 {
-    const int64_t P = p->out_plane;
-    for (int64_t gi = 0; gi < p->group; gi++) {
-        const float *xg = x + (n * p->C + gi * p->Cg) * p->in_plane;
-        const float *wg = w + gi * p->Mg * p->K;
-        float *yg = y + (n * p->M + gi * p->Mg) * P;
+    const int64_t P = p->s.out_plane;
+    for (int64_t gi = 0; gi < p->s.group; gi++) {
+        const float *xg = x + (n * p->s.C + gi * p->s.Cg) * p->s.in_plane;
+        const float *wg = w + gi * p->s.Mg * p->s.K;
+        float *yg = y + (n * p->s.M + gi * p->s.Mg) * P;
         const float beta = bias ? 1.0f : 0.0f;
-        if (bias) fill_bias(yg, bias + gi * p->Mg, p->Mg, P);
-        if (p->pointwise) {
-            nq_sgemm(0, 0, p->Mg, P, p->K, 1.0f, wg, p->K, xg, P, beta, yg, P, gemm_threads);
+        if (bias) fill_bias(yg, bias + gi * p->s.Mg, p->s.Mg, P);
+        if (p->s.pointwise) {
+            nq_sgemm(0, 0, p->s.Mg, P, p->s.K, 1.0f, wg, p->s.K, xg, P, beta, yg, P, gemm_threads);
             continue;
         }
         for (int64_t r0 = 0; r0 < p->rows; r0 += p->tile) {
             const int64_t r1 = r0 + p->tile < p->rows ? r0 + p->tile : p->rows;
             const int64_t cols = (r1 - r0) * p->row_len;
-            nq_im2col_f32_rows(&p->g, p->Cg, xg, scratch, cols, r0, r1);
-            nq_sgemm(0, 0, p->Mg, cols, p->K, 1.0f, wg, p->K, scratch, cols, beta,
+            nq_im2col_f32_rows(&p->s.g, p->s.Cg, xg, scratch, cols, r0, r1);
+            nq_sgemm(0, 0, p->s.Mg, cols, p->s.K, 1.0f, wg, p->s.K, scratch, cols, beta,
                      yg + r0 * p->row_len, P, gemm_threads);
         }
     }
@@ -251,14 +212,14 @@ static nq_status conv_forward(nq_kctx *c)
     const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *y = c->out[0]->data;
     if (p.depthwise) {
-        const int64_t planes = p.N * p.M;
+        const int64_t planes = p.s.N * p.s.M;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
 #endif
         for (int64_t i = 0; i < planes; i++) {
-            int64_t n = i / p.M, oc = i % p.M, ic = oc / p.Mg;
-            depthwise_plane(&p, x + (n * p.C + ic) * p.in_plane, w + oc * p.kprod,
-                            bias ? bias[oc] : 0.0f, y + i * p.out_plane);
+            int64_t n = i / p.s.M, oc = i % p.s.M, ic = oc / p.s.Mg;
+            depthwise_plane(&p, x + (n * p.s.C + ic) * p.s.in_plane, w + oc * p.s.kprod,
+                            bias ? bias[oc] : 0.0f, y + i * p.s.out_plane);
         }
         return NQ_OK;
     }
@@ -266,30 +227,30 @@ static nq_status conv_forward(nq_kctx *c)
     if (p.fused) {
         float *pw = c->scratch;
         const size_t pw_group = pw_group_floats(&p);
-        for (int64_t gi = 0; gi < p.group; gi++) {
-            const float *wg = w + gi * p.Mg * p.K;
-            if (p.wino) nq_winograd_pack_w(p.Mg, p.Cg, wg, pw + (size_t)gi * pw_group);
-            else nq_f32_pack_a(p.Mg, p.K, wg, p.K, pw + (size_t)gi * pw_group);
+        for (int64_t gi = 0; gi < p.s.group; gi++) {
+            const float *wg = w + gi * p.s.Mg * p.s.K;
+            if (p.wino) nq_winograd_pack_w(p.s.Mg, p.s.Cg, wg, pw + (size_t)gi * pw_group);
+            else nq_f32_pack_a(p.s.Mg, p.s.K, wg, p.s.K, pw + (size_t)gi * pw_group);
         }
         char *slices = scratch + p.packed_w;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
-        for (int64_t n = 0; n < p.N; n++)
+        for (int64_t n = 0; n < p.s.N; n++)
             conv_image_fused(&p, x, pw, bias, y, n,
                              slices + p.slice * (size_t)omp_get_thread_num());
 #else
-        for (int64_t n = 0; n < p.N; n++) conv_image_fused(&p, x, pw, bias, y, n, slices);
+        for (int64_t n = 0; n < p.s.N; n++) conv_image_fused(&p, x, pw, bias, y, n, slices);
 #endif
         return NQ_OK;
     }
     if (p.threads <= 1) {
-        for (int64_t n = 0; n < p.N; n++)
+        for (int64_t n = 0; n < p.s.N; n++)
             conv_image(&p, x, w, bias, y, n, (float *)scratch, c->num_threads);
         return NQ_OK;
     }
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static)
-    for (int64_t n = 0; n < p.N; n++)
+    for (int64_t n = 0; n < p.s.N; n++)
         conv_image(&p, x, w, bias, y, n,
                    (float *)(scratch + p.slice * (size_t)omp_get_thread_num()), 1);
 #endif

@@ -30,11 +30,9 @@
 enum { CONVI_TILE_BYTES = 1 << 19 };
 
 typedef struct conv_iplan {
-    nq_conv_geom g;
+    nq_conv_shape s;
     nq_iaffine a;
-    int64_t N, C, M, group, Cg, Mg;
-    int64_t kprod, in_plane, out_plane, K;
-    int pointwise, depthwise;
+    int depthwise;
     int64_t rows, row_len, tile, ntiles; /* output rows, their length, rows per tile */
     size_t xes, yes;    /* element bytes of X (as stored) and Y */
     size_t wide_w;      /* widened weights, rounded to 64 */
@@ -59,75 +57,39 @@ static nq_status plan_make(const nq_kctx *c, conv_iplan *p)
     nq_status st = nq_iaffine_make(c, 2, &p->a);
     if (st) return st;
     const nq_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
-    if (x->ndim < 3)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "input X has rank %d; expected [N, C, spatial...]",
-                            x->ndim);
-    if (w->ndim != x->ndim)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "weight W has rank %d, input X rank %d", w->ndim,
-                            x->ndim);
-    p->N = x->dims[0];
-    p->C = x->dims[1];
-    p->M = w->dims[0];
-    p->group = nq_node_attr_int(c->node, "group", 1);
-    if (p->group < 1 || p->C % p->group != 0 || p->M % p->group != 0)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE,
-                            "group %lld must divide input channels %lld and output channels %lld",
-                            (long long)p->group, (long long)p->C, (long long)p->M);
-    p->Cg = p->C / p->group;
-    p->Mg = p->M / p->group;
-    if (w->dims[1] != p->Cg)
-        return nq_kctx_fail(c, NQ_ERR_SHAPE,
-                            "channel mismatch: input has %lld channels, weight expects %lld x "
-                            "group %lld",
-                            (long long)p->C, (long long)w->dims[1], (long long)p->group);
-    if (b && (b->ndim != 1 || b->dims[0] != p->M))
-        return nq_kctx_fail(c, NQ_ERR_SHAPE, "bias B must have shape [%lld]", (long long)p->M);
-    nq_auto_pad ap;
-    if ((st = nq_window_read(c, x->ndim - 2, x->dims + 2, w->dims + 2, &p->g, &ap)) ||
-        (st = nq_window_out(c, &p->g, ap, 0)))
-        return st;
-    p->kprod = p->in_plane = p->out_plane = 1;
-    p->pointwise = 1;
-    for (int i = 0; i < p->g.nsp; i++) {
-        p->kprod *= p->g.kernel[i];
-        p->in_plane *= p->g.in[i];
-        p->out_plane *= p->g.out[i];
-        if (p->g.kernel[i] != 1 || p->g.stride[i] != 1 || p->g.pad_begin[i] || p->g.pad_end[i])
-            p->pointwise = 0;
-    }
-    p->K = p->Cg * p->kprod;
-    p->depthwise = p->Cg == 1 && p->group > 1;
+    if ((st = nq_conv_shape_read(c, x, w, b, &p->s)) != NQ_OK) return st;
+    p->depthwise = p->s.Cg == 1 && p->s.group > 1;
     p->xes = istore_size(p->a.x);
     p->yes = p->a.acc64 ? 8 : 4;
-    p->row_len = p->g.out[p->g.nsp - 1];
-    p->rows = p->out_plane / (p->row_len ? p->row_len : 1);
+    p->row_len = p->s.g.out[p->s.g.nsp - 1];
+    p->rows = p->s.out_plane / (p->row_len ? p->row_len : 1);
     int threads = c->num_threads < 1 ? 1 : c->num_threads;
 #ifndef NQ_HAVE_OPENMP
     threads = 1;
 #endif
     if (p->depthwise) { /* reads every operand type as it is: no scratch */
-        int64_t planes = p->N * p->M;
+        int64_t planes = p->s.N * p->s.M;
         p->threads = planes < threads ? (int)(planes > 0 ? planes : 1) : threads;
         return NQ_OK;
     }
-    p->wide_w = round64(p->a.widen_w ? (size_t)(p->M * p->K) * 2 : 0);
-    p->shared = p->wide_w + round64(p->a.widen_b ? (size_t)p->M * 8 : 0);
+    p->wide_w = round64(p->a.widen_w ? (size_t)(p->s.M * p->s.K) * 2 : 0);
+    p->shared = p->wide_w + round64(p->a.widen_b ? (size_t)p->s.M * 8 : 0);
     /* bytes of one output row in the column tiles */
-    const size_t col_row = p->pointwise ? 0 : (size_t)(p->K * p->row_len) * p->xes;
-    const size_t wide_row = p->a.widen_x ? (size_t)(p->K * p->row_len) * 2 : 0;
+    const size_t col_row = p->s.pointwise ? 0 : (size_t)(p->s.K * p->row_len) * p->xes;
+    const size_t wide_row = p->a.widen_x ? (size_t)(p->s.K * p->row_len) * 2 : 0;
     p->tile = p->rows;
     if (col_row + wide_row > 0) {
         int64_t t = CONVI_TILE_BYTES / (int64_t)(col_row + wide_row);
         if (t < p->tile) p->tile = t < 1 ? 1 : t;
     }
-    if (p->N < threads && p->rows > 1) { /* split images so that every thread gets work */
-        int64_t parts = (threads + p->N - 1) / (p->N > 0 ? p->N : 1);
+    if (p->s.N < threads && p->rows > 1) { /* split images so that every thread gets work */
+        int64_t parts = (threads + p->s.N - 1) / (p->s.N > 0 ? p->s.N : 1);
         int64_t t = (p->rows + parts - 1) / parts;
         if (t < p->tile) p->tile = t;
     }
     if (p->tile < 1) p->tile = 1;
     p->ntiles = p->rows > 0 ? (p->rows + p->tile - 1) / p->tile : 0;
-    int64_t pieces = p->N * p->ntiles;
+    int64_t pieces = p->s.N * p->ntiles;
     p->threads = pieces < threads ? (int)(pieces > 0 ? pieces : 1) : threads;
     p->col_bytes = round64(col_row * (size_t)p->tile);
     p->slice = p->col_bytes + round64(wide_row * (size_t)p->tile);
@@ -140,9 +102,9 @@ nq_status nq_conv_int_infer(nq_kctx *c)
     nq_status st = plan_make(c, &p);
     if (st) return st;
     if (c->n_out < 1 || !c->out[0]) return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "needs output Y");
-    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.N, p.M};
-    for (int i = 0; i < p.g.nsp; i++) dims[2 + i] = p.g.out[i];
-    return nq_tensor_init(c->out[0], p.a.out, 2 + p.g.nsp, dims, c->err);
+    int64_t dims[2 + NQ_MAX_SPATIAL] = {p.s.N, p.s.M};
+    for (int i = 0; i < p.s.g.nsp; i++) dims[2 + i] = p.s.g.out[i];
+    return nq_tensor_init(c->out[0], p.a.out, 2 + p.s.g.nsp, dims, c->err);
 }
 
 size_t nq_conv_int_scratch(const nq_kctx *c)
@@ -227,18 +189,18 @@ static void conv_depthwise(const conv_iplan *p, const nq_tensor *x, const nq_ten
                            const nq_tensor *b, void *y)
 {
     nq_window3 g;
-    nq_window3_from_geom(&p->g, &g);
+    nq_window3_from_geom(&p->s.g, &g);
     const dw_fn fn = dw_table[p->a.acc64][p->a.x][p->a.w == NQ_ISTORE_S16];
     const size_t wes = istore_size(p->a.w);
-    const int64_t planes = p->N * p->M;
+    const int64_t planes = p->s.N * p->s.M;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p->threads) schedule(static) if (p->threads > 1)
 #endif
     for (int64_t i = 0; i < planes; i++) {
-        const int64_t n = i / p->M, oc = i % p->M, ic = oc / p->Mg;
-        fn(&g, (const char *)x->data + (size_t)((n * p->C + ic) * p->in_plane) * p->xes,
-           (const char *)w->data + (size_t)(oc * p->kprod) * wes, bias_at(b, oc),
-           (char *)y + (size_t)(i * p->out_plane) * p->yes);
+        const int64_t n = i / p->s.M, oc = i % p->s.M, ic = oc / p->s.Mg;
+        fn(&g, (const char *)x->data + (size_t)((n * p->s.C + ic) * p->s.in_plane) * p->xes,
+           (const char *)w->data + (size_t)(oc * p->s.kprod) * wes, bias_at(b, oc),
+           (char *)y + (size_t)(i * p->s.out_plane) * p->yes);
     }
 }
 
@@ -248,32 +210,32 @@ static void conv_depthwise(const conv_iplan *p, const nq_tensor *x, const nq_ten
 static void conv_piece(const conv_iplan *p, const void *x, const void *w, const void *bias,
                        void *y, int64_t n, int64_t r0, int64_t r1, char *slice)
 {
-    const int64_t P = p->out_plane, cols = (r1 - r0) * p->row_len;
+    const int64_t P = p->s.out_plane, cols = (r1 - r0) * p->row_len;
     void *colbuf = slice;
     int16_t *wide = (int16_t *)(void *)(slice + p->col_bytes);
-    for (int64_t gi = 0; gi < p->group; gi++) {
-        const char *xg = (const char *)x + (size_t)((n * p->C + gi * p->Cg) * p->in_plane) * p->xes;
+    for (int64_t gi = 0; gi < p->s.group; gi++) {
+        const char *xg = (const char *)x + (size_t)((n * p->s.C + gi * p->s.Cg) * p->s.in_plane) * p->xes;
         const void *B;
         int64_t ldb;
-        if (p->pointwise) {
+        if (p->s.pointwise) {
             B = xg + (size_t)(r0 * p->row_len) * p->xes;
             ldb = P;
         } else {
-            nq_im2col_bytes_rows(&p->g, p->Cg, p->xes, xg, colbuf, cols, r0, r1);
+            nq_im2col_bytes_rows(&p->s.g, p->s.Cg, p->xes, xg, colbuf, cols, r0, r1);
             B = colbuf;
             ldb = cols;
         }
         if (p->a.widen_x) {
-            for (int64_t k = 0; k < p->K; k++)
+            for (int64_t k = 0; k < p->s.K; k++)
                 nq_iop_widen_s16(p->a.x, (const char *)B + (size_t)(k * ldb) * p->xes, cols,
                                  wide + k * cols);
             B = wide;
             ldb = cols;
         }
-        const void *wg = (const char *)w + (size_t)(gi * p->Mg * p->K) * p->a.wk;
-        const void *bg = bias ? (const char *)bias + (size_t)(gi * p->Mg) * p->yes : NULL;
-        void *yg = (char *)y + (size_t)((n * p->M + gi * p->Mg) * P + r0 * p->row_len) * p->yes;
-        nq_iaffine_gemm(&p->a, 0, p->Mg, cols, p->K, wg, p->K, B, ldb, bg, yg, P);
+        const void *wg = (const char *)w + (size_t)(gi * p->s.Mg * p->s.K) * p->a.wk;
+        const void *bg = bias ? (const char *)bias + (size_t)(gi * p->s.Mg) * p->yes : NULL;
+        void *yg = (char *)y + (size_t)((n * p->s.M + gi * p->s.Mg) * P + r0 * p->row_len) * p->yes;
+        nq_iaffine_gemm(&p->a, 0, p->s.Mg, cols, p->s.K, wg, p->s.K, B, ldb, bg, yg, P);
     }
 }
 
@@ -296,16 +258,16 @@ nq_status nq_conv_int_forward(nq_kctx *c)
     char *scratch = c->scratch;
     const void *wk = w->data, *bias = b ? b->data : NULL;
     if (p.a.widen_w) {
-        nq_iop_widen_s16(p.a.w, w->data, p.M * p.K, (int16_t *)(void *)scratch);
+        nq_iop_widen_s16(p.a.w, w->data, p.s.M * p.s.K, (int16_t *)(void *)scratch);
         wk = scratch;
     }
     if (p.a.widen_b) {
         int64_t *wb = (int64_t *)(void *)(scratch + p.wide_w);
-        for (int64_t i = 0; i < p.M; i++) wb[i] = ((const int32_t *)b->data)[i];
+        for (int64_t i = 0; i < p.s.M; i++) wb[i] = ((const int32_t *)b->data)[i];
         bias = wb;
     }
     char *slices = scratch + p.shared;
-    const int64_t pieces = p.N * p.ntiles;
+    const int64_t pieces = p.s.N * p.ntiles;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
 #endif

@@ -104,3 +104,47 @@ nq_status nq_window_out(const nq_kctx *c, nq_conv_geom *g, nq_auto_pad ap, int c
     }
     return NQ_OK;
 }
+
+nq_status nq_conv_shape_read(const nq_kctx *c, const nq_tensor *x, const nq_tensor *w,
+                             const nq_tensor *b, nq_conv_shape *s)
+{
+    if (x->ndim < 3)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "input X has rank %d; expected [N, C, spatial...]",
+                            x->ndim);
+    if (w->ndim != x->ndim)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "weight W has rank %d, input X rank %d", w->ndim,
+                            x->ndim);
+    s->N = x->dims[0];
+    s->C = x->dims[1];
+    s->M = w->dims[0];
+    s->group = nq_node_attr_int(c->node, "group", 1);
+    if (s->group < 1 || s->C % s->group != 0 || s->M % s->group != 0)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "group %lld must divide input channels %lld and output channels %lld",
+                            (long long)s->group, (long long)s->C, (long long)s->M);
+    s->Cg = s->C / s->group;
+    s->Mg = s->M / s->group;
+    if (w->dims[1] != s->Cg)
+        return nq_kctx_fail(c, NQ_ERR_SHAPE,
+                            "channel mismatch: input has %lld channels, weight expects %lld x "
+                            "group %lld",
+                            (long long)s->C, (long long)w->dims[1], (long long)s->group);
+    if (b && (b->ndim != 1 || b->dims[0] != s->M))
+        return nq_kctx_fail(c, NQ_ERR_SHAPE, "bias B must have shape [%lld]", (long long)s->M);
+    nq_auto_pad ap;
+    nq_status st;
+    if ((st = nq_window_read(c, x->ndim - 2, x->dims + 2, w->dims + 2, &s->g, &ap)) ||
+        (st = nq_window_out(c, &s->g, ap, 0)))
+        return st;
+    s->kprod = s->in_plane = s->out_plane = 1;
+    s->pointwise = 1;
+    for (int i = 0; i < s->g.nsp; i++) {
+        s->kprod *= s->g.kernel[i];
+        s->in_plane *= s->g.in[i];
+        s->out_plane *= s->g.out[i];
+        if (s->g.kernel[i] != 1 || s->g.stride[i] != 1 || s->g.pad_begin[i] || s->g.pad_end[i])
+            s->pointwise = 0;
+    }
+    s->K = s->Cg * s->kprod;
+    return NQ_OK;
+}

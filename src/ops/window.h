@@ -30,4 +30,18 @@ nq_status nq_window_out(const nq_kctx *c, nq_conv_geom *g, nq_auto_pad ap, int c
 /* Reads "auto_pad"; fails on an unknown value. */
 nq_status nq_window_auto_pad(const nq_kctx *c, nq_auto_pad *ap);
 
+/* The shape of a convolution, shared by the float and integer Conv:
+ * X [N, C, spatial...], W [M, C/group, kernel...], optional B [M]. */
+typedef struct nq_conv_shape {
+    nq_conv_geom g;
+    int64_t N, C, M, group, Cg, Mg; /* channels in/out, and per group */
+    int64_t kprod, in_plane, out_plane, K; /* K = Cg * kprod */
+    int pointwise;  /* 1x1, stride 1, no pad: X is its own column matrix */
+} nq_conv_shape;
+
+/* Checks ranks, groups, channels and bias, reads the window attributes and
+ * fills s. Dtypes are the caller's business. */
+nq_status nq_conv_shape_read(const nq_kctx *c, const nq_tensor *x, const nq_tensor *w,
+                             const nq_tensor *b, nq_conv_shape *s);
+
 #endif
