@@ -6,11 +6,13 @@
  *   - W8A8 with single shift, true integers: drop <= 0.5 pt
  *   - fake-quantized and true-integer runs of the same model agree on
  *     >= 99.9% of the top-1 predictions
+ *   - the quantized model saved as ONNX and reloaded gives bit-identical outputs
  * and prints W4A8 per-channel MSE figures.
  * Sanitizer builds (NQ_SANITIZED) run the same pipeline on 500 test images
  * to check memory safety only: accuracy is asserted on the full set.
  * Usage: test_ptq_models [MODEL] */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnquant/onnx.h"
@@ -95,6 +97,34 @@ static int predict(const nq_graph *g, const nq_dataset *d, int64_t *pred, int64_
     return ok;
 }
 
+/* The quantized graph saved as ONNX and loaded again gives bit-identical
+ * outputs on a batch of test images. */
+static void check_reload(const nq_graph *g, const nq_dataset *d)
+{
+    void *buf = NULL;
+    size_t size = 0;
+    nq_graph *back = NULL;
+    nq_error err = {0};
+    REQUIRE(nq_onnx_save_buffer(g, &buf, &size, &err) == NQ_OK);
+    REQUIRE(nq_onnx_load_buffer(buf, size, NULL, &back, &err) == NQ_OK);
+    free(buf);
+    const nq_value *in = g->values[g->inputs[0]];
+    nq_tensor x = {0}, y1 = {0}, y2 = {0};
+    nq_session *s1 = NULL, *s2 = NULL;
+    CHECK_OK(nq_dataset_batch(d, 0, d->n < 200 ? d->n : 200, in->ndim, in->dims, &x, &err));
+    CHECK_OK(nq_session_create(g, NULL, &s1, &err));
+    CHECK_OK(nq_session_create(back, NULL, &s2, &err));
+    CHECK_OK(nq_session_run(s1, &x, 1, &y1, 1, &err));
+    CHECK_OK(nq_session_run(s2, &x, 1, &y2, 1, &err));
+    CHECK(nq_tensor_equal(&y1, &y2));
+    nq_tensor_free(&x);
+    nq_tensor_free(&y1);
+    nq_tensor_free(&y2);
+    nq_session_free(s1);
+    nq_session_free(s2);
+    nq_graph_free(back);
+}
+
 static void check_model(const char *name, const nq_dataset *calib, const nq_dataset *test)
 {
     static int64_t pf[10000], pq[10000], pi[10000];
@@ -110,6 +140,7 @@ static void check_model(const char *name, const nq_dataset *calib, const nq_data
         const config *c = &configs[k];
         nq_graph *fq = quantize(path, c, calib, 1), *iq = quantize(path, c, calib, 0);
         CHECK(fq != NULL && iq != NULL);
+        if (iq != NULL) check_reload(iq, test);
         int64_t fq_ok = 0, iq_ok = 0, agree = 0;
         if (fq && iq && predict(fq, test, pq, &fq_ok) && predict(iq, test, pi, &iq_ok)) {
             for (int64_t i = 0; i < test->n; i++) agree += pq[i] == pi[i];

@@ -24,17 +24,37 @@ nq_status nq_check_architecture(const nq_graph *g, nq_error *err)
                         bad > 1 ? "s" : "", list, bad > 8 ? ", ..." : "");
 }
 
+/* The node whose user-given precision a PTQ quantizer follows: a scaling
+ * node follows the node it rescales, a weight quantizer the affine node it
+ * feeds (so "--precision conv1=int4" makes that layer int4 throughout). */
+static const nq_node *precision_owner(const nq_graph *g, const nq_node *q)
+{
+    const char *role = nq_ptq_role(q);
+    if (role == NULL || q->n_inputs < 1 || q->inputs[0] < 0) return NULL;
+    if (strcmp(role, NQ_ROLE_SCALING) == 0) return g->values[q->inputs[0]]->producer;
+    if (strcmp(role, NQ_ROLE_WEIGHT) == 0) return nq_ptq_single_consumer(g, q->outputs[0]);
+    return NULL;
+}
+
 nq_status nq_auto_assign_node_precision(nq_graph *g, nq_dtype act, nq_dtype weight, nq_dtype bias,
                                         nq_error *err)
 {
+    /* first the quantizers of nodes the user tagged, before any default tag */
     for (int i = 0; i < g->n_nodes; i++) {
         nq_node *n = g->nodes[i];
-        if (nq_node_attr(n, NQ_ATTR_PRECISION) != NULL) continue;
+        const nq_node *o = nq_node_attr(n, NQ_ATTR_PRECISION) ? NULL : precision_owner(g, n);
+        const char *t = o ? nq_node_attr_string(o, NQ_ATTR_PRECISION, NULL) : NULL;
+        if (t != NULL && nq_node_set_string(n, NQ_ATTR_PRECISION, t) != NQ_OK)
+            return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        nq_node *n = g->nodes[i];
         const char *role = nq_ptq_role(n);
         nq_dtype t = act;
         if (role && strcmp(role, NQ_ROLE_WEIGHT) == 0) t = weight;
         else if (role && strcmp(role, NQ_ROLE_BIAS) == 0) t = bias;
-        if (nq_node_set_string(n, NQ_ATTR_PRECISION, nq_dtype_name(t)) != NQ_OK)
+        if (nq_node_attr(n, NQ_ATTR_PRECISION) == NULL &&
+            nq_node_set_string(n, NQ_ATTR_PRECISION, nq_dtype_name(t)) != NQ_OK)
             return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
         nq_ptq_kind k = nq_ptq_kind_of(n);
         if ((k == NQ_PTQ_AFFINE || k == NQ_PTQ_SUM) && nq_node_attr(n, NQ_ATTR_ACC_PRECISION) == NULL &&
