@@ -24,4 +24,14 @@ nq_status nq_elem_check_io(const nq_kctx *c, int min_in, int max_in);
 /* Output k gets the dtype and shape of input 0 (or the given dtype). */
 void nq_elem_same_shape(const nq_kctx *c, int k, nq_dtype dtype);
 
+/* Reductions (reduce.c, reduce_int.c): which input dims to reduce, or a
+ * no-op. Axes are the attribute `axes` before opset `axes_input_since`,
+ * an optional int64 input 1 (known at plan time) from it; no axes reduces
+ * every dim unless noop_with_empty_axes=1. */
+typedef struct nq_reduce_axes {
+    int noop;
+    int red[NQ_MAX_DIMS];
+} nq_reduce_axes;
+nq_status nq_reduce_read_axes(const nq_kctx *c, int64_t axes_input_since, nq_reduce_axes *ra);
+
 #endif

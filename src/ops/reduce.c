@@ -72,19 +72,13 @@ static const reduce_op reduce_ops[R_COUNT] = {
     [R_MAX] = {18, -INFINITY, max_fold, max_accum, NULL},
 };
 
-/* What to reduce: flags per input dim, or a no-op. */
-typedef struct reduce_axes {
-    int noop;
-    int red[NQ_MAX_DIMS];
-} reduce_axes;
-
-static nq_status read_axes(nq_kctx *c, const reduce_op *op, reduce_axes *ra)
+nq_status nq_reduce_read_axes(const nq_kctx *c, int64_t axes_input_since, nq_reduce_axes *ra)
 {
     const nq_tensor *x = c->in[0];
     int64_t buf[NQ_MAX_DIMS];
     const int64_t *axes = NULL;
     int n = 0;
-    if (c->opset >= op->axes_input_since) {
+    if (c->opset >= axes_input_since) {
         const nq_tensor *t = c->n_in > 1 ? c->in[1] : NULL;
         if (t != NULL) {
             if (t->dtype != NQ_DTYPE_INT64)
@@ -125,20 +119,20 @@ static nq_status read_axes(nq_kctx *c, const reduce_op *op, reduce_axes *ra)
     return NQ_OK;
 }
 
-static nq_status reduce_check(nq_kctx *c, const reduce_op *op, reduce_axes *ra)
+static nq_status reduce_check(nq_kctx *c, const reduce_op *op, nq_reduce_axes *ra)
 {
     nq_status s = nq_elem_check_io(c, 1, 2);
     if (s != NQ_OK) return s;
     if (c->in[0]->dtype != NQ_DTYPE_FLOAT32)
         return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "unsupported input dtype %s (float32 only)",
                             nq_dtype_name(c->in[0]->dtype));
-    return read_axes(c, op, ra);
+    return nq_reduce_read_axes(c, op->axes_input_since, ra);
 }
 
 static nq_status reduce_infer(nq_kctx *c, const reduce_op *op)
 {
     if (op == &reduce_ops[R_SUM] && nq_iop_int_input(c)) return nq_reducesum_int_infer(c);
-    reduce_axes ra;
+    nq_reduce_axes ra;
     nq_status s = reduce_check(c, op, &ra);
     if (s != NQ_OK) return s;
     const nq_tensor *x = c->in[0];
@@ -230,7 +224,7 @@ static void reduce_outer_range(void *ctx, int64_t b, int64_t e)
 static nq_status reduce_forward(nq_kctx *c, const reduce_op *op)
 {
     if (op == &reduce_ops[R_SUM] && nq_iop_int_input(c)) return nq_reducesum_int_forward(c);
-    reduce_axes ra;
+    nq_reduce_axes ra;
     nq_status s = reduce_check(c, op, &ra);
     if (s != NQ_OK) return s;
     const nq_tensor *x = c->in[0];

@@ -15,61 +15,16 @@
 #include "ops/elemwise.h"
 #include "ops/int_ops.h"
 
-/* Reduced axes (flags per input dim), or a no-op. */
-typedef struct ired_axes {
-    int noop;
-    int red[NQ_MAX_DIMS];
-} ired_axes;
-
-static nq_status ired_check(const nq_kctx *c, ired_axes *ra)
+static nq_status ired_check(const nq_kctx *c, nq_reduce_axes *ra)
 {
     nq_status s = nq_elem_check_io(c, 1, 2);
     if (s != NQ_OK) return s;
-    const nq_tensor *x = c->in[0];
-    int64_t buf[NQ_MAX_DIMS];
-    const int64_t *axes = NULL;
-    int n = 0;
-    if (c->opset >= 13) {
-        const nq_tensor *t = c->n_in > 1 ? c->in[1] : NULL;
-        if (t != NULL && nq_tensor_numel(t) > 0) {
-            if (t->dtype != NQ_DTYPE_INT64)
-                return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "axes must be int64, got %s",
-                                    nq_dtype_name(t->dtype));
-            if (t->data == NULL)
-                return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "axes input must be known at plan time");
-            n = nq_tensor_to_i64(t, buf, NQ_MAX_DIMS);
-            if (n < 0)
-                return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "more axes than dims (%lld)",
-                                    (long long)nq_tensor_numel(t));
-            axes = buf;
-        }
-    } else {
-        if (c->n_in > 1)
-            return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "axes is an attribute at opset %lld",
-                                (long long)c->opset);
-        n = nq_node_attr_ints(c->node, "axes", &axes);
-    }
-    memset(ra, 0, sizeof *ra);
-    if (n == 0) {
-        ra->noop = nq_node_attr_int(c->node, "noop_with_empty_axes", 0) != 0;
-        for (int d = 0; d < x->ndim; d++) ra->red[d] = !ra->noop;
-        return NQ_OK;
-    }
-    for (int i = 0; i < n; i++) {
-        const int a = nq_norm_axis(axes[i], x->ndim);
-        if (a < 0)
-            return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "axis %lld out of range for rank %d",
-                                (long long)axes[i], x->ndim);
-        if (ra->red[a])
-            return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "axis %lld repeated", (long long)axes[i]);
-        ra->red[a] = 1;
-    }
-    return NQ_OK;
+    return nq_reduce_read_axes(c, 13, ra); /* ReduceSum: axes input since opset 13 */
 }
 
 nq_status nq_reducesum_int_infer(nq_kctx *c)
 {
-    ired_axes ra;
+    nq_reduce_axes ra;
     nq_status s = ired_check(c, &ra);
     if (s != NQ_OK) return s;
     const nq_tensor *x = c->in[0];
@@ -120,7 +75,7 @@ static const struct {
 
 nq_status nq_reducesum_int_forward(nq_kctx *c)
 {
-    ired_axes ra;
+    nq_reduce_axes ra;
     nq_status s = ired_check(c, &ra);
     if (s != NQ_OK) return s;
     const nq_tensor *x = c->in[0];
