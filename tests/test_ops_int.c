@@ -248,7 +248,8 @@ static void conv_random(int it)
         if (f.autopad == 3 && f.in[i] < (f.k[i] - 1) * f.d[i] + 1) f.d[i] = 1, f.k[i] = 1;
     }
     if (it % 11 == 0) /* pointwise: X is its own column matrix */
-        for (int i = 0; i < f.nsp; i++) f.k[i] = 1, f.s[i] = 1, f.pb[i] = f.pe[i] = 0, f.autopad = 0;
+        for (int i = 0; i < f.nsp; i++)
+            f.k[i] = 1, f.s[i] = 1, f.pb[i] = f.pe[i] = 0, f.autopad = 0;
     conv_case(&f);
 }
 
@@ -293,7 +294,8 @@ static void conv_fixed(void)
 }
 
 /* The float Conv on the same integer values computes the same sums
- * (exactly: |sums| stay far below 2^24). */
+ * (exactly: |sums| stay far below 2^24; channels stay below the float
+ * Conv's Winograd threshold, whose transforms would round). */
 static void conv_vs_float(void)
 {
     static const int64_t shapes[][6] = {
@@ -303,7 +305,8 @@ static void conv_vs_float(void)
     for (int c = 0; c < 6; c++)
         for (int u = 0; u < 2; u++) {
             const int64_t *sh = shapes[c];
-            int64_t xd[4] = {sh[0], sh[1], sh[4], sh[4]}, wd[4] = {sh[2], sh[1] / sh[3], sh[5], sh[5]};
+            int64_t xd[4] = {sh[0], sh[1], sh[4], sh[4]};
+            int64_t wd[4] = {sh[2], sh[1] / sh[3], sh[5], sh[5]};
             int64_t bd[1] = {sh[2]}, pads[4] = {1, 1, 1, 1}, strides[2] = {1, 1};
             tnode t;
             tn_init(&t, "Conv");
@@ -689,7 +692,10 @@ static void pool_tests(void)
               o[0].dims[3] == 1);
         for (int64_t p = 0; p < 6; p++) {
             int64_t m = lo;
-            for (int64_t j = 0; j < 20; j++) m = iget(&x[0], p * 20 + j) > m ? iget(&x[0], p * 20 + j) : m;
+            for (int64_t j = 0; j < 20; j++) {
+                int64_t v = iget(&x[0], p * 20 + j);
+                m = v > m ? v : m;
+            }
             CHECK(iget(&o[0], p) == m);
         }
         tt_free_all(x, 1);

@@ -119,8 +119,10 @@ size_t nq_conv_int_scratch(const nq_kctx *c)
 typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_t bias,
                       void *y);
 
-/* Sums in UT (uint32_t or uint64_t): exact modulo 2^32 / 2^64. */
-#define DEFINE_DW(NAME, XT, WT, UT)                                                             \
+/* Products in PT (exact: int16_t for 8-bit x 8-bit, which vectorizes to
+ * 16-bit multiplies, else int32_t), sums in UT (uint32_t or uint64_t):
+ * exact modulo 2^32 / 2^64. */
+#define DEFINE_DW(NAME, XT, WT, PT, UT)                                                         \
     static void NAME(const nq_window3 *w, const void *xv, const void *wv, int64_t bias,        \
                      void *yv)                                                                 \
     {                                                                                          \
@@ -133,7 +135,7 @@ typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_
         for (int64_t kd = 0; kd < w->k[0]; kd++)                                               \
             for (int64_t kh = 0; kh < w->k[1]; kh++)                                           \
                 for (int64_t kw = 0; kw < w->k[2]; kw++) {                                     \
-                    const UT wk = (UT)wt[(kd * w->k[1] + kh) * w->k[2] + kw];                  \
+                    const PT wk = (PT)wt[(kd * w->k[1] + kh) * w->k[2] + kw];                  \
                     const int64_t off_w = kw * w->d[2] - w->pb[2];                             \
                     int64_t lo, hi;                                                            \
                     nq_window_row_range(OW, IW, s, off_w, &lo, &hi);                           \
@@ -144,30 +146,30 @@ typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_
                         for (int64_t oh = 0; oh < w->out[1]; oh++) {                           \
                             const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];         \
                             if (ih < 0 || ih >= w->in[1]) continue;                            \
-                            const XT *xr = x + (id * w->in[1] + ih) * IW + off_w;              \
-                            UT *yr = y + (od * w->out[1] + oh) * OW;                           \
+                            const XT *restrict xr = x + (id * w->in[1] + ih) * IW + off_w;     \
+                            UT *restrict yr = y + (od * w->out[1] + oh) * OW;                  \
                             if (s == 1)                                                        \
-                                for (int64_t o = lo; o < hi; o++) yr[o] += wk * (UT)xr[o];     \
+                                for (int64_t o = lo; o < hi; o++) yr[o] += (UT)(PT)(wk * xr[o]); \
                             else                                                               \
                                 for (int64_t o = lo; o < hi; o++)                              \
-                                    yr[o] += wk * (UT)xr[o * s];                               \
+                                    yr[o] += (UT)(PT)(wk * xr[o * s]);                         \
                         }                                                                      \
                     }                                                                          \
                 }                                                                              \
     }
 
-DEFINE_DW(dw_s8_s8_32, int8_t, int8_t, uint32_t)
-DEFINE_DW(dw_u8_s8_32, uint8_t, int8_t, uint32_t)
-DEFINE_DW(dw_s16_s8_32, int16_t, int8_t, uint32_t)
-DEFINE_DW(dw_s8_s16_32, int8_t, int16_t, uint32_t)
-DEFINE_DW(dw_u8_s16_32, uint8_t, int16_t, uint32_t)
-DEFINE_DW(dw_s16_s16_32, int16_t, int16_t, uint32_t)
-DEFINE_DW(dw_s8_s8_64, int8_t, int8_t, uint64_t)
-DEFINE_DW(dw_u8_s8_64, uint8_t, int8_t, uint64_t)
-DEFINE_DW(dw_s16_s8_64, int16_t, int8_t, uint64_t)
-DEFINE_DW(dw_s8_s16_64, int8_t, int16_t, uint64_t)
-DEFINE_DW(dw_u8_s16_64, uint8_t, int16_t, uint64_t)
-DEFINE_DW(dw_s16_s16_64, int16_t, int16_t, uint64_t)
+DEFINE_DW(dw_s8_s8_32, int8_t, int8_t, int16_t, uint32_t)
+DEFINE_DW(dw_u8_s8_32, uint8_t, int8_t, int16_t, uint32_t)
+DEFINE_DW(dw_s16_s8_32, int16_t, int8_t, int32_t, uint32_t)
+DEFINE_DW(dw_s8_s16_32, int8_t, int16_t, int32_t, uint32_t)
+DEFINE_DW(dw_u8_s16_32, uint8_t, int16_t, int32_t, uint32_t)
+DEFINE_DW(dw_s16_s16_32, int16_t, int16_t, int32_t, uint32_t)
+DEFINE_DW(dw_s8_s8_64, int8_t, int8_t, int16_t, uint64_t)
+DEFINE_DW(dw_u8_s8_64, uint8_t, int8_t, int16_t, uint64_t)
+DEFINE_DW(dw_s16_s8_64, int16_t, int8_t, int32_t, uint64_t)
+DEFINE_DW(dw_s8_s16_64, int8_t, int16_t, int32_t, uint64_t)
+DEFINE_DW(dw_u8_s16_64, uint8_t, int16_t, int32_t, uint64_t)
+DEFINE_DW(dw_s16_s16_64, int16_t, int16_t, int32_t, uint64_t)
 
 /* [acc64][X storage][W is int16] */
 static const dw_fn dw_table[2][NQ_ISTORE_S16 + 1][2] = {
@@ -214,7 +216,8 @@ static void conv_piece(const conv_iplan *p, const void *x, const void *w, const 
     void *colbuf = slice;
     int16_t *wide = (int16_t *)(void *)(slice + p->col_bytes);
     for (int64_t gi = 0; gi < p->s.group; gi++) {
-        const char *xg = (const char *)x + (size_t)((n * p->s.C + gi * p->s.Cg) * p->s.in_plane) * p->xes;
+        const char *xg =
+            (const char *)x + (size_t)((n * p->s.C + gi * p->s.Cg) * p->s.in_plane) * p->xes;
         const void *B;
         int64_t ldb;
         if (p->s.pointwise) {
