@@ -8,8 +8,9 @@
  *     >= 99.9% of the top-1 predictions
  *   - the quantized model saved as ONNX and reloaded gives bit-identical outputs
  * and prints W4A8 per-channel MSE figures.
- * Sanitizer builds (NQ_SANITIZED) run the same pipeline on 500 test images
- * to check memory safety only: accuracy is asserted on the full set.
+ * Sanitizer builds (NQ_SANITIZED) run the same pipeline with 100
+ * calibration and 300 test images to check memory safety only: accuracy
+ * is asserted on the full set in the release build.
  * Usage: test_ptq_models [MODEL] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,11 @@
 #define FM "/usr/share/datasets/fashion-mnist/"
 
 #ifdef NQ_SANITIZED
-#define TEST_LIMIT 500
+#define TEST_LIMIT 300
+#define CALIB_COUNT 100
 #else
 #define TEST_LIMIT 0
+#define CALIB_COUNT 1000
 #endif
 
 typedef struct config {
@@ -165,7 +168,7 @@ int main(int argc, char **argv)
     nq_preprocess_default(&prep);
     prep.scale = 1.0f / 255.0f;
     nq_dataset *calib = NULL, *test = NULL;
-    REQUIRE(nq_dataset_load(FM "train-images-idx3-ubyte.gz", NULL, &prep, 1000, &calib, NULL) == NQ_OK);
+    REQUIRE(nq_dataset_load(FM "train-images-idx3-ubyte.gz", NULL, &prep, CALIB_COUNT, &calib, NULL) == NQ_OK);
     REQUIRE(nq_dataset_load(FM "t10k-images-idx3-ubyte.gz", FM "t10k-labels-idx1-ubyte.gz", &prep, TEST_LIMIT,
                             &test, NULL) == NQ_OK);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
