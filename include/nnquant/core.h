@@ -234,6 +234,10 @@ typedef struct nq_graph {
 } nq_graph;
 
 nq_graph *nq_graph_create(const char *name);
+/* Model metadata (ONNX metadata_props): sets or replaces a key; returns the
+ * value or NULL. */
+nq_status nq_graph_set_meta(nq_graph *g, const char *key, const char *value, nq_error *err);
+const char *nq_graph_meta(const nq_graph *g, const char *key);
 void nq_graph_free(nq_graph *g);
 /* Deep copy. */
 nq_status nq_graph_clone(const nq_graph *g, nq_graph **out, nq_error *err);

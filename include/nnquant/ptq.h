@@ -49,6 +49,9 @@ extern "C" {
 #define NQ_ATTR_PRECISION "quantization.ptq.precision"
 #define NQ_ATTR_ACC_PRECISION "quantization.ptq.accumulationprecision"
 #define NQ_ATTR_ROLE "quantization.ptq.role"
+/* Model metadata key: the target_delta cross-layer equalization ran with
+ * (absent when nothing was equalized). */
+#define NQ_META_CLE_DELTA "nnquant.ptq.cle_target_delta"
 
 /* Text the library wants to show (verbose mode, progress); never printed by
  * the library itself. */
@@ -207,7 +210,9 @@ nq_status nq_fold_producer_quantizers(nq_graph *g, nq_error *err);
  * same samples: for every scaling Quantizer of `quant` whose input value
  * exists (by name) in `flt`, the signal-to-quantization-noise ratio
  * SQNR = 10 log10(sum x^2 / sum (x - x_q)^2) in dB, where x is the float
- * activation and x_q the quantized one brought back to float units. */
+ * activation and x_q the quantized one brought back to float units. For an
+ * unsigned quantizer (sign optimization folds the following ReLU into its
+ * range) x is max(x, 0). */
 typedef struct nq_layer_sqnr {
     char name[128];      /* the float value compared */
     char dtype[16];      /* the quantized dtype */

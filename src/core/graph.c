@@ -40,6 +40,37 @@ nq_graph *nq_graph_create(const char *name)
     return g;
 }
 
+const char *nq_graph_meta(const nq_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta_keys[i], key) == 0) return g->meta_values[i];
+    return NULL;
+}
+
+nq_status nq_graph_set_meta(nq_graph *g, const char *key, const char *value, nq_error *err)
+{
+    char *v = nq_strdup(value);
+    if (v == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta_keys[i], key) == 0) {
+            free(g->meta_values[i]);
+            g->meta_values[i] = v;
+            return NQ_OK;
+        }
+    char **k = realloc(g->meta_keys, sizeof(char *) * (size_t)(g->n_meta + 1));
+    if (k != NULL) g->meta_keys = k;
+    char **vals = k ? realloc(g->meta_values, sizeof(char *) * (size_t)(g->n_meta + 1)) : NULL;
+    if (vals != NULL) g->meta_values = vals;
+    char *kc = vals ? nq_strdup(key) : NULL;
+    if (kc == NULL) {
+        free(v);
+        return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    }
+    g->meta_keys[g->n_meta] = kc;
+    g->meta_values[g->n_meta++] = v;
+    return NQ_OK;
+}
+
 static void value_free(nq_value *v)
 {
     if (v == NULL) return;

@@ -13,6 +13,7 @@ typedef struct layer_map {
     int qvalue;           /* scaling quantizer output in quant */
     int fvalue;           /* the same activation in flt */
     double dequant;       /* integer -> float units */
+    int nonneg;           /* unsigned output (sign optimization): compare with max(x, 0) */
     nq_tensor ref;        /* the float activation of the current batch */
 } layer_map;
 
@@ -49,6 +50,7 @@ static int observe_quant(void *user, const nq_graph *g, const nq_node *node, int
     double s = 0, e = 0;
     for (int64_t i = 0; i < nq_tensor_numel(t); i++) {
         double x = nq_tensor_get(&m->ref, i), q = nq_tensor_get(t, i) * m->dequant;
+        if (m->nonneg && x < 0) x = 0; /* the ReLU after it is folded into the range */
         s += x * x;
         e += (x - q) * (x - q);
     }
@@ -112,11 +114,14 @@ nq_status nq_compare_layers(const nq_graph *flt, const nq_graph *quant, const nq
                             int num_threads, nq_compare_result *out, nq_error *err)
 {
     /* compare against the float model as PTQ sees it (BatchNorm folded into
-     * the convolutions), so that the same names hold the same activations */
+     * the convolutions, equalized when the quantized model was), so that the
+     * same names hold the same activations */
     nq_graph *prepared = NULL;
     memset(out, 0, sizeof *out);
     nq_status s = nq_graph_clone(flt, &prepared, err);
     if (s == NQ_OK) s = nq_prepare_network(prepared, err);
+    const char *cle = nq_graph_meta(quant, NQ_META_CLE_DELTA); /* equalized channels too */
+    if (s == NQ_OK && cle != NULL) s = nq_cross_layer_equalization(prepared, atof(cle), NULL, err);
     if (s == NQ_OK) s = compare_prepared(prepared, quant, d, batch, num_threads, out, err);
     nq_graph_free(prepared);
     return s;
@@ -144,6 +149,7 @@ static nq_status compare_prepared(const nq_graph *flt, const nq_graph *quant, co
         m->qvalue = q->outputs[0];
         m->fvalue = fv;
         m->dequant = nq_node_attr_float(q, NQ_ATTR_DEQUANT, 1.0f);
+        m->nonneg = nq_node_attr_float(q, "clip_min", -1.0f) >= 0.0f;
         st.by_fvalue[fv] = st.n;
         st.by_qvalue[m->qvalue] = st.n++;
     }

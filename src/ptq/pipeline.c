@@ -51,6 +51,10 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
                      pairs == 1 ? "" : "s");
             o->log(o->user, line);
         }
+        /* recorded so that compare can equalize the float model the same way */
+        char delta[32];
+        snprintf(delta, sizeof delta, "%.17g", o->cle_target_delta);
+        if (s == NQ_OK && pairs > 0) s = nq_graph_set_meta(g, NQ_META_CLE_DELTA, delta, err);
     }
     STEP("insert_scaling_nodes", nq_insert_scaling_nodes(g, o->channel_wise, err));
     STEP("auto_assign_node_precision",
