@@ -80,5 +80,22 @@ expect 1 "$NQ" eval $M --data "$T/nan.npy" --labels "$T/lab3.npy"
 expect 1 "$NQ" eval $M --data "$T/ok.npy" --labels "$T/lab3.npy"
 grep -qi "label" "$T/err" && ok || bad "label mismatch message"
 
+# quantize, report, compare (small calibration: the accuracy targets live in test_ptq_models)
+for c in report quantize compare; do expect 0 "$NQ" $c --help; done
+expect 0 "$NQ" report $M
+grep -q "the whole model can be quantized" "$T/out" && ok || bad "report: convnet quantizable"
+expect 2 "$NQ" quantize $M -o "$T/q.onnx"
+expect 2 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz -o "$T/q.onnx" --clipping bogus
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
+  --clipping mse --per-channel --dequantize -o "$T/q.onnx" --json
+/usr/bin/python3 -c "import json; d=json.load(open('$T/out')); assert d['calibration_samples']==100" && ok || bad "quantize --json"
+expect 0 "$NQ" compare $M "$T/q.onnx" "${DATA[@]}" --limit 100 --json
+/usr/bin/python3 -c "
+import json; d=json.load(open('$T/out'))
+assert d['samples']==100 and len(d['layers'])>=6, d
+assert all(l['sqnr_db'] is None or l['sqnr_db']>20 for l in d['layers']), d['layers']" && ok || bad "compare --json: layers and SQNR"
+expect 1 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --precision nosuchnode=int4 -o "$T/q2.onnx"
+[ ! -e "$T/q2.onnx" ] && ok || bad "a failed quantize left an output file"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
