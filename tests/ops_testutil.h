@@ -130,4 +130,26 @@ static inline float tt_rand(unsigned *state, float lo, float hi)
     return lo + (hi - lo) * (float)((*state >> 8) & 0xFFFFFF) / 16777216.0f;
 }
 
+/* Reference output size of one spatial dim of a conv/pool window, as the
+ * ONNX spec says; resolves pb/pe for auto_pad (0 NOTSET, 1 SAME_UPPER,
+ * 2 SAME_LOWER, 3 VALID). ceil_mode is pooling's (0 for Conv). */
+static inline int64_t tt_window_out(int64_t in, int64_t k, int64_t s, int64_t d, int autopad,
+                                    int ceil_mode, int64_t *pb, int64_t *pe)
+{
+    int64_t span = (k - 1) * d + 1;
+    if (autopad == 1 || autopad == 2) {
+        int64_t o = (in + s - 1) / s;
+        int64_t tot = (o - 1) * s + span - in;
+        if (tot < 0) tot = 0;
+        *pb = autopad == 1 ? tot / 2 : tot - tot / 2;
+        *pe = tot - *pb;
+        return o;
+    }
+    if (autopad == 3) *pb = *pe = 0;
+    int64_t room = in + *pb + *pe - span;
+    int64_t o = (ceil_mode ? (room + s - 1) / s : room / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + *pb) o--;
+    return o;
+}
+
 #endif

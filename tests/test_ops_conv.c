@@ -22,20 +22,9 @@ typedef struct cfg {
     int bias, kshape_attr, threads;
 } cfg;
 
-/* Resolves output size and pads (as the ONNX spec says). */
 static int64_t out_size(cfg *f, int i)
 {
-    int64_t span = (f->k[i] - 1) * f->d[i] + 1;
-    if (f->autopad == 1 || f->autopad == 2) {
-        int64_t o = (f->in[i] + f->s[i] - 1) / f->s[i];
-        int64_t tot = (o - 1) * f->s[i] + span - f->in[i];
-        if (tot < 0) tot = 0;
-        f->pb[i] = f->autopad == 1 ? tot / 2 : tot - tot / 2;
-        f->pe[i] = tot - f->pb[i];
-        return o;
-    }
-    if (f->autopad == 3) f->pb[i] = f->pe[i] = 0;
-    return (f->in[i] + f->pb[i] + f->pe[i] - span) / f->s[i] + 1;
+    return tt_window_out(f->in[i], f->k[i], f->s[i], f->d[i], f->autopad, 0, &f->pb[i], &f->pe[i]);
 }
 
 /* y = conv; mag = sum of |products| per output (what rounding scales with). */

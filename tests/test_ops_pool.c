@@ -26,20 +26,7 @@ typedef struct cfg {
 
 static int64_t out_size(cfg *f, int i)
 {
-    int64_t span = (f->k[i] - 1) * f->d[i] + 1;
-    if (f->autopad == 1 || f->autopad == 2) {
-        int64_t o = (f->in[i] + f->s[i] - 1) / f->s[i];
-        int64_t tot = (o - 1) * f->s[i] + span - f->in[i];
-        if (tot < 0) tot = 0;
-        f->pb[i] = f->autopad == 1 ? tot / 2 : tot - tot / 2;
-        f->pe[i] = tot - f->pb[i];
-        return o;
-    }
-    if (f->autopad == 3) f->pb[i] = f->pe[i] = 0;
-    int64_t room = f->in[i] + f->pb[i] + f->pe[i] - span;
-    int64_t o = (f->ceil ? (room + f->s[i] - 1) / f->s[i] : room / f->s[i]) + 1;
-    if (f->ceil && (o - 1) * f->s[i] >= f->in[i] + f->pb[i]) o--;
-    return o;
+    return tt_window_out(f->in[i], f->k[i], f->s[i], f->d[i], f->autopad, f->ceil, &f->pb[i], &f->pe[i]);
 }
 
 static double xget(const nq_tensor *t, int64_t i) { return nq_tensor_get(t, i); }
