@@ -581,6 +581,53 @@ static void test_fashion_mnist(void)
     nq_dataset_free(d);
 }
 
+/* limit reads only the samples it keeps: a file cut right after them loads
+ * with the limit (and not without), values equal a full load's, and a
+ * label count that disagrees with the samples is still reported. */
+static void test_limited_reads(void)
+{
+    nq_error e = {0};
+    nq_dataset *full = NULL, *d = NULL;
+    CHECK_OK(nq_dataset_load(tmp_path("img-idx3-ubyte.gz"), tmp_path("lab-idx1-ubyte.gz"), NULL, 0,
+                             &full, &e));
+    REQUIRE(full != NULL && full->n == 3);
+    for (int64_t lim = 1; lim <= 3; lim++) {
+        CHECK_OK(nq_dataset_load(tmp_path("img-idx3-ubyte.gz"), tmp_path("lab-idx1-ubyte.gz"), NULL,
+                                 lim, &d, &e));
+        REQUIRE(d != NULL);
+        CHECK(d->n == lim && d->samples.dims[0] == lim);
+        CHECK(memcmp(d->samples.data, full->samples.data, (size_t)lim * 4 * sizeof(float)) == 0);
+        CHECK(memcmp(d->labels, full->labels, (size_t)lim * sizeof(int64_t)) == 0);
+        nq_dataset_free(d);
+        d = NULL;
+    }
+    /* 3 labels for 3 images: a limit does not hide a 2-label file */
+    CHECK(nq_dataset_load(tmp_path("img-idx3-ubyte.gz"), tmp_path("lab2-idx1-ubyte"), NULL, 1, &d,
+                          &e) == NQ_ERR_DATA && d == NULL);
+    /* a file holding the header and the first image only */
+    unsigned char b[64];
+    uint32_t d3[3] = {3, 2, 2};
+    size_t h = idx_header(b, 0x08, 3, d3);
+    memset(b + h, 9, 4);
+    write_gz(tmp_path("cut-idx3-ubyte.gz"), b, h + 4, "wb");
+    CHECK_OK(nq_dataset_load(tmp_path("cut-idx3-ubyte.gz"), NULL, NULL, 1, &d, &e));
+    CHECK(d != NULL && d->n == 1 && ((float *)d->samples.data)[3] == 9.0f);
+    nq_dataset_free(d);
+    d = NULL;
+    CHECK(nq_dataset_load(tmp_path("cut-idx3-ubyte.gz"), NULL, NULL, 2, &d, &e) == NQ_ERR_PARSE);
+    CHECK(nq_dataset_load(tmp_path("cut-idx3-ubyte.gz"), NULL, NULL, 0, &d, &e) == NQ_ERR_PARSE);
+    /* the same for NPY: shape (3, 2) int8, file cut after the first row */
+    int8_t x[6] = {1, 2, 3, 4, 5, 6};
+    write_npy_raw(tmp_path("cut.npy"), "{'descr': '|i1', 'fortran_order': False, 'shape': (3, 2), }",
+                  x, 2, 1);
+    CHECK_OK(nq_dataset_load(tmp_path("cut.npy"), NULL, NULL, 1, &d, &e));
+    CHECK(d != NULL && d->n == 1 && ((float *)d->samples.data)[1] == 2.0f);
+    nq_dataset_free(d);
+    d = NULL;
+    CHECK(nq_dataset_load(tmp_path("cut.npy"), NULL, NULL, 0, &d, &e) == NQ_ERR_PARSE);
+    nq_dataset_free(full);
+}
+
 static void cleanup(void)
 {
     char cmd[128];
@@ -599,6 +646,7 @@ int main(void)
     test_prefixes("ok.npy");
     test_npy();
     test_npy_dataset();
+    test_limited_reads();
     test_batch();
     test_parse_and_io();
     test_fashion_mnist();

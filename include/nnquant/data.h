@@ -63,6 +63,10 @@ nq_status nq_idx_load(const char *path, nq_tensor *out, nq_error *err);
 
 /* Reads a whole file, transparently gunzipping (caller frees *buf). */
 nq_status nq_read_file(const char *path, unsigned char **buf, size_t *size, nq_error *err);
+/* The same, stopping after `max` bytes of content (decompressed bytes for
+ * gzip): *size <= max. */
+nq_status nq_read_file_head(const char *path, size_t max, unsigned char **buf, size_t *size,
+                            nq_error *err);
 /* Writes atomically (temp file + rename). */
 nq_status nq_write_file_atomic(const char *path, const void *buf, size_t size, nq_error *err);
 

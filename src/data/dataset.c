@@ -13,16 +13,36 @@ nq_data_format nq_data_sniff(const unsigned char *buf, size_t size)
     return NQ_DATA_FORMAT_UNKNOWN;
 }
 
-nq_status nq_array_load(const char *path, nq_tensor *out, nq_data_format *format, nq_error *err)
+/* Bytes that hold the first `limit` entries, or SIZE_MAX for the whole
+ * file; *total: the entries in the file (-1 when read whole). */
+static size_t bytes_needed(const char *path, int64_t limit, int64_t *total)
+{
+    *total = -1;
+    if (limit <= 0) return SIZE_MAX;
+    unsigned char *head;
+    size_t size, need = 0;
+    /* 64 KiB + 12 holds any NPY header (and every IDX header) */
+    if (nq_read_file_head(path, (1u << 16) + 12, &head, &size, NULL) != NQ_OK) return SIZE_MAX;
+    nq_data_format f = nq_data_sniff(head, size);
+    if (f == NQ_DATA_FORMAT_NPY) need = nq_npy_prefix_bytes(head, size, limit, total);
+    else if (f == NQ_DATA_FORMAT_IDX) need = nq_idx_prefix_bytes(head, size, limit, total);
+    free(head);
+    if (need == 0) *total = -1;
+    return need > 0 ? need : SIZE_MAX;
+}
+
+nq_status nq_array_load(const char *path, int64_t limit, nq_tensor *out, int64_t *n_total,
+                        nq_data_format *format, nq_error *err)
 {
     unsigned char *buf;
     size_t size;
-    nq_status s = nq_read_file(path, &buf, &size, err);
+    int64_t total;
+    nq_status s = nq_read_file_head(path, bytes_needed(path, limit, &total), &buf, &size, err);
     if (s != NQ_OK) return s;
     nq_data_format f = nq_data_sniff(buf, size);
     if (format != NULL) *format = f;
-    if (f == NQ_DATA_FORMAT_NPY) s = nq_npy_parse(buf, size, path, out, err);
-    else if (f == NQ_DATA_FORMAT_IDX) s = nq_idx_parse(buf, size, path, out, err);
+    if (f == NQ_DATA_FORMAT_NPY) s = nq_npy_parse(buf, size, path, limit, out, err);
+    else if (f == NQ_DATA_FORMAT_IDX) s = nq_idx_parse(buf, size, path, limit, out, err);
     else {
         unsigned char b[4] = {0, 0, 0, 0};
         memcpy(b, buf, size < 4 ? size : 4);
@@ -31,6 +51,7 @@ nq_status nq_array_load(const char *path, nq_tensor *out, nq_data_format *format
                          b[3], size);
     }
     free(buf);
+    if (s == NQ_OK && n_total != NULL) *n_total = total >= 0 ? total : out->ndim ? out->dims[0] : 1;
     return s;
 }
 
@@ -40,7 +61,8 @@ static nq_status load_labels(const char *path, int64_t n_samples, int64_t n_keep
 {
     nq_tensor t;
     memset(&t, 0, sizeof t);
-    nq_status s = nq_array_load(path, &t, NULL, err);
+    int64_t n_labels;
+    nq_status s = nq_array_load(path, n_keep, &t, &n_labels, NULL, err);
     if (s != NQ_OK) return s;
     char sh[128];
     nq_shape_str(t.ndim, t.dims, sh, sizeof sh);
@@ -51,9 +73,9 @@ static nq_status load_labels(const char *path, int64_t n_samples, int64_t n_keep
     else if (!(t.ndim == 1 || (t.ndim == 2 && t.dims[1] == 1)))
         s = nq_error_set(err, NQ_ERR_SHAPE, "%s: labels must be shaped [N] (or [N,1]), got %s",
                          path, sh);
-    else if (t.dims[0] != n_samples)
+    else if (n_labels != n_samples)
         s = nq_error_set(err, NQ_ERR_DATA, "%s: %lld labels but %s has %lld samples", path,
-                         (long long)t.dims[0], data_path, (long long)n_samples);
+                         (long long)n_labels, data_path, (long long)n_samples);
     int64_t *lab = NULL;
     if (s == NQ_OK) {
         lab = malloc((size_t)(n_keep ? n_keep : 1) * sizeof *lab);
@@ -85,7 +107,8 @@ nq_status nq_dataset_load(const char *data_path, const char *labels_path,
     *out = NULL;
     nq_tensor raw;
     memset(&raw, 0, sizeof raw);
-    nq_status s = nq_array_load(data_path, &raw, NULL, err);
+    int64_t n_all;
+    nq_status s = nq_array_load(data_path, limit, &raw, &n_all, NULL, err);
     if (s != NQ_OK) return s;
     char sh[128];
     nq_shape_str(raw.ndim, raw.dims, sh, sizeof sh);
@@ -95,8 +118,7 @@ nq_status nq_dataset_load(const char *data_path, const char *labels_path,
     else if (raw.dtype == NQ_DTYPE_BOOL)
         s = nq_error_set(err, NQ_ERR_UNSUPPORTED, "%s: boolean samples are not supported",
                          data_path);
-    int64_t n_all = raw.ndim >= 1 ? raw.dims[0] : 0;
-    int64_t n = limit > 0 && limit < n_all ? limit : n_all;
+    int64_t n = raw.ndim >= 1 ? raw.dims[0] : 0;
     nq_dataset *d = NULL;
     if (s == NQ_OK) {
         d = calloc(1, sizeof *d);

@@ -10,12 +10,18 @@
 
 #include "data/data_internal.h"
 
-/* Reads the raw bytes of a file; *buf always NUL-terminated (not counted). */
-static nq_status read_raw(const char *path, unsigned char **buf, size_t *size, nq_error *err)
+/* Reads the raw bytes of a file, at most `max` of them unless the file is
+ * gzip (then all); *buf always NUL-terminated (not counted). */
+static nq_status read_raw(const char *path, size_t max, unsigned char **buf, size_t *size,
+                          nq_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return nq_error_set(err, NQ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char magic[2] = {0, 0};
+    size_t nmagic = fread(magic, 1, 2, f);
+    if (nmagic == 2 && magic[0] == 0x1f && magic[1] == 0x8b) max = SIZE_MAX;
+    rewind(f);
     size_t cap = 1 << 16, len = 0;
     unsigned char *b = malloc(cap);
     if (b == NULL) {
@@ -34,7 +40,9 @@ static nq_status read_raw(const char *path, unsigned char **buf, size_t *size, n
             b = nb;
             cap = ncap;
         }
-        size_t got = fread(b + len, 1, cap - len - 1, f);
+        size_t want = cap - len - 1;
+        if (want > max - len) want = max - len;
+        size_t got = want ? fread(b + len, 1, want, f) : 0;
         len += got;
         if (got == 0) break;
     }
@@ -51,8 +59,9 @@ static nq_status read_raw(const char *path, unsigned char **buf, size_t *size, n
     return NQ_OK;
 }
 
-/* Inflates one or more concatenated gzip members. */
-static nq_status gunzip(const char *path, const unsigned char *in, size_t in_size,
+/* Inflates one or more concatenated gzip members, stopping once `max`
+ * bytes are out. */
+static nq_status gunzip(const char *path, const unsigned char *in, size_t in_size, size_t max,
                         unsigned char **buf, size_t *size, nq_error *err)
 {
     size_t cap = in_size * 4 + 1024, len = 0;
@@ -61,6 +70,7 @@ static nq_status gunzip(const char *path, const unsigned char *in, size_t in_siz
         size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
         if (isize + 1 > cap && isize / 1032 <= in_size) cap = isize + 1; /* deflate ratio <= 1032 */
     }
+    if (max < SIZE_MAX && cap > max + 1) cap = max + 1;
     unsigned char *out = malloc(cap);
     if (out == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "%s: out of memory", path);
     z_stream zs;
@@ -82,9 +92,11 @@ static nq_status gunzip(const char *path, const unsigned char *in, size_t in_siz
             out = nb;
             cap = ncap;
         }
+        if (len >= max) break;
         size_t in_chunk = in_size - pos, out_chunk = cap - len - 1;
         if (in_chunk > UINT32_MAX / 2) in_chunk = UINT32_MAX / 2;
         if (out_chunk > UINT32_MAX / 2) out_chunk = UINT32_MAX / 2;
+        if (out_chunk > max - len) out_chunk = max - len;
         zs.next_in = (unsigned char *)(in + pos);
         zs.avail_in = (uInt)in_chunk;
         zs.next_out = out + len;
@@ -128,16 +140,22 @@ static nq_status gunzip(const char *path, const unsigned char *in, size_t in_siz
 
 nq_status nq_read_file(const char *path, unsigned char **buf, size_t *size, nq_error *err)
 {
+    return nq_read_file_head(path, SIZE_MAX, buf, size, err);
+}
+
+nq_status nq_read_file_head(const char *path, size_t max, unsigned char **buf, size_t *size,
+                            nq_error *err)
+{
     if (path == NULL || buf == NULL || size == NULL)
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "nq_read_file: NULL argument");
     *buf = NULL;
     *size = 0;
     unsigned char *raw = NULL;
     size_t raw_size = 0;
-    nq_status s = read_raw(path, &raw, &raw_size, err);
+    nq_status s = read_raw(path, max, &raw, &raw_size, err);
     if (s != NQ_OK) return s;
     if (raw_size >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-        s = gunzip(path, raw, raw_size, buf, size, err);
+        s = gunzip(path, raw, raw_size, max, buf, size, err);
         free(raw);
         return s;
     }

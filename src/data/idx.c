@@ -24,7 +24,25 @@ static const idx_type *find_type(unsigned char code)
     return NULL;
 }
 
-nq_status nq_idx_parse(const unsigned char *buf, size_t size, const char *name,
+size_t nq_idx_prefix_bytes(const unsigned char *buf, size_t size, int64_t limit, int64_t *total)
+{
+    if (limit <= 0 || size < 4 || buf[3] == 0 || buf[3] > NQ_MAX_DIMS) return 0;
+    const idx_type *ty = find_type(buf[2]);
+    size_t rank = buf[3], hdr = 4 + 4 * rank;
+    if (ty == NULL || size < hdr) return 0;
+    size_t per = nq_dtype_size(ty->dtype);
+    int64_t n = 0;
+    for (size_t i = 0; i < rank; i++) {
+        const unsigned char *p = buf + 4 + 4 * i;
+        size_t d = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        if (i == 0) n = (int64_t)d;
+        else per *= d;
+    }
+    *total = n;
+    return limit < n ? hdr + (size_t)limit * per : 0;
+}
+
+nq_status nq_idx_parse(const unsigned char *buf, size_t size, const char *name, int64_t limit,
                        nq_tensor *out, nq_error *err)
 {
     if (size < 4)
@@ -46,11 +64,13 @@ nq_status nq_idx_parse(const unsigned char *buf, size_t size, const char *name,
         const unsigned char *p = buf + 4 + 4 * i;
         dims[i] = (int64_t)p[0] << 24 | (int64_t)p[1] << 16 | (int64_t)p[2] << 8 | p[3];
     }
+    int prefix = limit > 0 && limit < dims[0];
+    if (prefix) dims[0] = limit;
     nq_status s = nq_tensor_init(out, ty->dtype, rank, dims, err);
     if (s != NQ_OK) return nq_error_prefix(err, "%s", name);
     size_t need = nq_tensor_nbytes(out), have = size - hdr;
     char sh[128];
-    if (have != need)
+    if (have < need || (have > need && !prefix))
         return nq_error_set(err, NQ_ERR_PARSE, "%s: %s IDX %s data: header dims %s need %zu "
                             "bytes, file has %zu", name, have < need ? "truncated" : "oversized",
                             ty->name, nq_shape_str(rank, dims, sh, sizeof sh), need, have);
@@ -72,7 +92,7 @@ nq_status nq_idx_load(const char *path, nq_tensor *out, nq_error *err)
     size_t size;
     nq_status s = nq_read_file(path, &buf, &size, err);
     if (s != NQ_OK) return s;
-    s = nq_idx_parse(buf, size, path, out, err);
+    s = nq_idx_parse(buf, size, path, 0, out, err);
     free(buf);
     return s;
 }

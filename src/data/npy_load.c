@@ -159,8 +159,9 @@ static nq_status convert(const unsigned char *src, npy_kind k, int64_t n, nq_ten
     return NQ_OK;
 }
 
-nq_status nq_npy_parse(const unsigned char *buf, size_t size, const char *name,
-                       nq_tensor *out, nq_error *err)
+/* Parses the NPY header: kind, shape and the offset of the data. */
+static nq_status npy_header(const unsigned char *buf, size_t size, const char *name, npy_kind *k,
+                            int *ndim, int64_t *dims, size_t *data_off, nq_error *err)
 {
     if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return nq_error_set(err, NQ_ERR_PARSE, "%s: not an NPY file (bad magic)", name);
@@ -185,39 +186,65 @@ nq_status nq_npy_parse(const unsigned char *buf, size_t size, const char *name,
     memcpy(h, buf + hstart, hlen);
     h[hlen] = '\0';
 
-    npy_kind k = {0};
-    int ndim = 0;
-    int64_t dims[NQ_MAX_DIMS];
-    nq_status s = parse_descr(dict_value(h, "descr"), name, &k, err);
-    if (s == NQ_OK) s = parse_shape(dict_value(h, "shape"), name, &ndim, dims, err);
+    nq_status s = parse_descr(dict_value(h, "descr"), name, k, err);
+    if (s == NQ_OK) s = parse_shape(dict_value(h, "shape"), name, ndim, dims, err);
     const char *fo = dict_value(h, "fortran_order");
     if (s == NQ_OK && fo == NULL)
         s = nq_error_set(err, NQ_ERR_PARSE, "%s: NPY header has no 'fortran_order'", name);
     if (s == NQ_OK && strncmp(fo, "True", 4) == 0) {
         int big = 0; /* Fortran order equals C order when at most one dim exceeds 1 */
-        for (int i = 0; i < ndim; i++) big += dims[i] > 1;
+        for (int i = 0; i < *ndim; i++) big += dims[i] > 1;
         if (big > 1)
             s = nq_error_set(err, NQ_ERR_UNSUPPORTED, "%s: Fortran-ordered NPY arrays are not "
                              "supported (save with numpy.ascontiguousarray)", name);
     }
     free(h);
+    *data_off = hstart + hlen;
+    return s;
+}
+
+size_t nq_npy_prefix_bytes(const unsigned char *buf, size_t size, int64_t limit, int64_t *total)
+{
+    npy_kind k = {0};
+    int ndim = 0;
+    int64_t dims[NQ_MAX_DIMS];
+    size_t off;
+    if (limit <= 0 || npy_header(buf, size, "", &k, &ndim, dims, &off, NULL) != NQ_OK ||
+        ndim < 1 || limit >= dims[0])
+        return 0;
+    *total = dims[0];
+    size_t per = (size_t)k.size;
+    for (int i = 1; i < ndim; i++) per *= (size_t)dims[i];
+    return off + (size_t)limit * per;
+}
+
+nq_status nq_npy_parse(const unsigned char *buf, size_t size, const char *name, int64_t limit,
+                       nq_tensor *out, nq_error *err)
+{
+    npy_kind k = {0};
+    int ndim = 0;
+    int64_t dims[NQ_MAX_DIMS];
+    size_t off;
+    nq_status s = npy_header(buf, size, name, &k, &ndim, dims, &off, err);
     if (s != NQ_OK) return s;
+    int prefix = limit > 0 && ndim >= 1 && limit < dims[0];
+    if (prefix) dims[0] = limit;
 
     nq_dtype dt = kind_to_dtype(k);
     s = nq_tensor_init(out, dt, ndim, dims, err);
     if (s != NQ_OK) return nq_error_prefix(err, "%s", name);
     int64_t n = nq_tensor_numel(out);
-    size_t payload = (size_t)n * (size_t)k.size, have = size - hstart - hlen;
+    size_t payload = (size_t)n * (size_t)k.size, have = size - off;
     if (have < payload) {
         char sh[128];
         return nq_error_set(err, NQ_ERR_PARSE, "%s: truncated NPY data: shape %s needs %zu bytes, "
                             "file has %zu", name, nq_shape_str(ndim, dims, sh, sizeof sh),
                             payload, have);
     }
-    if (have > payload)
+    if (have > payload && !prefix)
         return nq_error_set(err, NQ_ERR_PARSE, "%s: NPY file has %zu bytes after the data of its "
                             "shape (header and size disagree)", name, have - payload);
-    unsigned char *src = (unsigned char *)buf + hstart + hlen;
+    unsigned char *src = (unsigned char *)buf + off;
     unsigned char *tmp = NULL;
     if (k.big_endian == nq_host_is_little_endian() && k.size > 1) {
         tmp = malloc(payload ? payload : 1);
@@ -241,7 +268,7 @@ nq_status nq_npy_load(const char *path, nq_tensor *out, nq_error *err)
     size_t size;
     nq_status s = nq_read_file(path, &buf, &size, err);
     if (s != NQ_OK) return s;
-    s = nq_npy_parse(buf, size, path, out, err);
+    s = nq_npy_parse(buf, size, path, 0, out, err);
     free(buf);
     return s;
 }
