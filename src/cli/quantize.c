@@ -88,7 +88,7 @@ int nq_cli_quantize(int argc, char **argv)
         {"--no-fold", NQ_OPT_FLAG, &no_fold, NULL, "keep weight/bias quantizers as nodes"},
         {"--dequantize", NQ_OPT_FLAG, &deq, NULL, "outputs back in float"},
         {"--no-quant", NQ_OPT_FLAG, &no_quant, NULL, "normalize and scale without rounding (debugging)"},
-        {"--precision", NQ_OPT_LIST, &precisions, "NODE=DT", "precision of one node (repeatable)"},
+        {"--precision", NQ_OPT_LIST, &precisions, "NODE=DT", "precision of one node (repeatable); DT float32 keeps a Conv/Gemm/MatMul in float"},
         {"--verbose", NQ_OPT_FLAG, &verbose, NULL, "print every step and clipping value"},
         {"--json", NQ_OPT_FLAG, &json, NULL, "print one JSON object on stdout"},
     };

@@ -37,6 +37,19 @@ static nq_status cast_clip_bounds(nq_graph *g, nq_node *n, nq_dtype t, nq_error 
     return NQ_OK;
 }
 
+/* A float island reads its integer input through a Quantizer of scale 1
+ * into float (the node is placed right before n). */
+static nq_status island_input(nq_graph *g, nq_node *n, nq_error *err)
+{
+    nq_node *q = nq_ptq_insert_quantizer_on(g, n->inputs[0], n, 0, NQ_ROLE_ISLAND, 1.0f, err);
+    if (q == NULL) return err ? err->code : NQ_ERR_NOMEM;
+    if (nq_node_set_int(q, "round", 0) != NQ_OK || nq_node_set_string(q, "to", "float32") != NQ_OK ||
+        nq_node_set_string(q, NQ_ATTR_PRECISION, "float32") != NQ_OK ||
+        nq_node_set_string(q, NQ_ATTR_DTYPE, "float32") != NQ_OK)
+        return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    return NQ_OK;
+}
+
 nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err)
 {
     const int n_dt = g->n_values; /* passes below may add values */
@@ -68,7 +81,13 @@ nq_status nq_cast_quantized_network(nq_graph *g, int single_shift, nq_error *err
             continue;
         }
         nq_ptq_kind k = nq_ptq_kind_of(n);
-        if (k == NQ_PTQ_AFFINE || k == NQ_PTQ_SUM) dt[y] = dt[x] == NQ_DTYPE_FLOAT32 ? NQ_DTYPE_FLOAT32 : NQ_DTYPE_INT32;
+        if (nq_ptq_is_float_island(n)) {
+            if (!nq_dtype_is_float(dt[x])) {
+                s = island_input(g, n, err);
+                i++; /* the new Quantizer now sits at i, n at i + 1 */
+            }
+            dt[y] = NQ_DTYPE_FLOAT32;
+        } else if (k == NQ_PTQ_AFFINE || k == NQ_PTQ_SUM) dt[y] = dt[x] == NQ_DTYPE_FLOAT32 ? NQ_DTYPE_FLOAT32 : NQ_DTYPE_INT32;
         else if (k == NQ_PTQ_CLIP) {
             if (!nq_dtype_is_float(dt[x])) s = cast_clip_bounds(g, n, dt[x], err);
             dt[y] = dt[x];

@@ -26,19 +26,44 @@ nq_status nq_check_architecture(const nq_graph *g, nq_error *err)
 
 /* The node whose user-given precision a PTQ quantizer follows: a scaling
  * node follows the node it rescales, a weight quantizer the affine node it
- * feeds (so "--precision conv1=int4" makes that layer int4 throughout). */
+ * feeds (so "--precision conv1=int4" makes that layer int4 throughout).
+ * An affine node kept in float (a float island) has float weights and bias
+ * and its output is quantized again at the activation precision. */
 static const nq_node *precision_owner(const nq_graph *g, const nq_node *q)
 {
     const char *role = nq_ptq_role(q);
     if (role == NULL || q->n_inputs < 1 || q->inputs[0] < 0) return NULL;
-    if (strcmp(role, NQ_ROLE_SCALING) == 0) return g->values[q->inputs[0]]->producer;
-    if (strcmp(role, NQ_ROLE_WEIGHT) == 0) return nq_ptq_single_consumer(g, q->outputs[0]);
+    if (strcmp(role, NQ_ROLE_SCALING) == 0) {
+        const nq_node *p = g->values[q->inputs[0]]->producer;
+        return p && nq_ptq_is_float_island(p) ? NULL : p;
+    }
+    const nq_node *c = nq_ptq_single_consumer(g, q->outputs[0]);
+    if (strcmp(role, NQ_ROLE_WEIGHT) == 0) return c;
+    if (strcmp(role, NQ_ROLE_BIAS) == 0) return c && nq_ptq_is_float_island(c) ? c : NULL;
     return NULL;
+}
+
+/* Only affine nodes can be kept in float: other nodes run exactly on
+ * integers, or have no integer form at all. */
+static nq_status check_float_tags(const nq_graph *g, nq_error *err)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const nq_node *n = g->nodes[i];
+        nq_ptq_kind k = nq_ptq_kind_of(n);
+        if (k == NQ_PTQ_QUANTIZER || k == NQ_PTQ_AFFINE || !nq_node_attr(n, NQ_ATTR_PRECISION)) continue;
+        if (nq_dtype_is_float(nq_ptq_precision(n, NQ_DTYPE_INT8)))
+            return nq_error_set(err, NQ_ERR_UNSUPPORTED,
+                                "node '%s' (%s) is tagged %s: only Conv, Gemm and MatMul nodes can be "
+                                "kept in float", n->name, n->op_type, nq_node_attr_string(n, NQ_ATTR_PRECISION, ""));
+    }
+    return NQ_OK;
 }
 
 nq_status nq_auto_assign_node_precision(nq_graph *g, nq_dtype act, nq_dtype weight, nq_dtype bias,
                                         nq_error *err)
 {
+    nq_status st = check_float_tags(g, err);
+    if (st != NQ_OK) return st;
     /* first the quantizers of nodes the user tagged, before any default tag */
     for (int i = 0; i < g->n_nodes; i++) {
         nq_node *n = g->nodes[i];

@@ -30,6 +30,9 @@ nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
  * scale 1 that widens its input to int32 once cast. */
 #define NQ_ROLE_COMPENSATION "compensation"
 #define NQ_ROLE_WIDEN "widen"
+/* A float island (an affine node tagged float32, cast.c): the Quantizer of
+ * scale 1 that turns its integer input into float once cast. */
+#define NQ_ROLE_ISLAND "island"
 /* Name of the float value a PTQ Quantizer quantizes, as it was in the
  * float model (compare matches layers by it). */
 #define NQ_ATTR_SOURCE "quantization.ptq.source"
@@ -76,6 +79,8 @@ nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err
 
 /* Precision of a node's output (NQ_ATTR_PRECISION), or dflt. */
 nq_dtype nq_ptq_precision(const nq_node *n, nq_dtype dflt);
+/* 1 if n is an affine node kept in float (precision tag float32). */
+int nq_ptq_is_float_island(const nq_node *n);
 /* Largest magnitude of a signed (or unsigned) integer dtype: 2^(n-1)-1 or 2^n-1. */
 double nq_ptq_qmax(nq_dtype t, int is_unsigned);
 

@@ -74,11 +74,17 @@ static nq_status quantize_affine(nq_graph *g, nq_node *n, int no_quant, double *
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "node '%s' (%s) has no weight quantizer: run insert_scaling_nodes",
                             n->name, n->op_type);
     nq_dtype tw = nq_ptq_precision(wq, NQ_DTYPE_INT8);
-    double qw = nq_dtype_is_float(tw) ? 1.0 : nq_ptq_qmax(tw, 0);
+    int island = nq_dtype_is_float(tw); /* float weights and bias, float sums */
+    double qw = island ? 1.0 : nq_ptq_qmax(tw, 0);
     nq_ptq_scale_mul(g, wq, qw);
-    if ((s = set_quantizer(wq, !no_quant && !nq_dtype_is_float(tw), -qw, qw, tw)) != NQ_OK) return s;
+    if ((s = set_quantizer(wq, !no_quant && !island, -qw, qw, tw)) != NQ_OK) return s;
     double bmax = 0;
-    if (bq != NULL) {
+    if (bq != NULL && island) {
+        nq_ptq_scale_mul(g, bq, qw * fx);
+        if ((s = set_quantizer(bq, 0, -HUGE_VAL, HUGE_VAL, NQ_DTYPE_FLOAT32)) != NQ_OK) return s;
+        (void)nq_node_remove_attr(bq, "clip_min");
+        (void)nq_node_remove_attr(bq, "clip_max");
+    } else if (bq != NULL) {
         nq_dtype tb = nq_ptq_precision(bq, NQ_DTYPE_INT32);
         int64_t lo = 0, hi = 0;
         nq_dtype_int_range(tb, &lo, &hi);
@@ -93,7 +99,7 @@ static nq_status quantize_affine(nq_graph *g, nq_node *n, int no_quant, double *
     double bound = (double)p.per * qw * fx + bmax;
     nq_dtype acc = nq_dtype_from_name(nq_node_attr_string(n, NQ_ATTR_ACC_PRECISION, "int32"));
     int64_t alo = 0, ahi = 0;
-    if (nq_dtype_int_range(acc, &alo, &ahi) && bound > (double)ahi)
+    if (!island && nq_dtype_int_range(acc, &alo, &ahi) && bound > (double)ahi)
         return nq_error_set(err, NQ_ERR_DATA,
                             "node '%s' (%s): the accumulator can reach %.3g, beyond %s (%lld products of %g x %g); "
                             "use narrower weights/activations or %s=int64",

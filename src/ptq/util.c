@@ -236,6 +236,11 @@ nq_dtype nq_ptq_precision(const nq_node *n, nq_dtype dflt)
     return t == NQ_DTYPE_UNDEFINED ? dflt : t;
 }
 
+int nq_ptq_is_float_island(const nq_node *n)
+{
+    return nq_ptq_kind_of(n) == NQ_PTQ_AFFINE && nq_dtype_is_float(nq_ptq_precision(n, NQ_DTYPE_INT8));
+}
+
 double nq_ptq_qmax(nq_dtype t, int is_unsigned)
 {
     int64_t lo, hi;
