@@ -24,13 +24,16 @@ static void progress(void *user, const char *stage, int64_t done, int64_t total)
     nq_cli_progress(&l->prog, done, total);
 }
 
+/* int64 is a bias (and accumulator) type only. */
 static int parse_dtype(const char *flag, const char *s, nq_dtype *out)
 {
     if (s == NULL) return 0;
     nq_dtype t = nq_dtype_from_name(s);
-    if (t == NQ_DTYPE_UNDEFINED || t == NQ_DTYPE_BOOL || t == NQ_DTYPE_INT64 || t == NQ_DTYPE_FLOAT64) {
-        fprintf(stderr, "nnquant: %s expects float32, int2, int3, int4, int8, uint8, int16 or int32, got '%s'\n",
-                flag, s);
+    int is_bias = strcmp(flag, "--bias") == 0;
+    if (t == NQ_DTYPE_UNDEFINED || t == NQ_DTYPE_BOOL || (t == NQ_DTYPE_INT64 && !is_bias) ||
+        t == NQ_DTYPE_FLOAT64) {
+        fprintf(stderr, "nnquant: %s expects float32, int2, int3, int4, int8, uint8, int16%s or int32, got '%s'\n",
+                flag, is_bias ? ", int64" : "", s);
         return 2;
     }
     *out = t;
@@ -78,7 +81,8 @@ int nq_cli_quantize(int argc, char **argv)
         {"--bits", NQ_OPT_INT, &bits, "N", "shorthand: weights and activations intN (2..8, 16)"},
         {"--weights", NQ_OPT_STRING, &weights, "DT", "weight dtype (default int8)"},
         {"--acts", NQ_OPT_STRING, &acts, "DT", "activation dtype (default int8)"},
-        {"--bias", NQ_OPT_STRING, &bias, "DT", "bias and accumulator dtype (default int32)"},
+        {"--bias", NQ_OPT_STRING, &bias, "DT", "bias and accumulator dtype: int32, or int64 (the default when "
+                                               "weights or activations are int16)"},
         {"--clipping", NQ_OPT_STRING, &clipping, "MODE", "activation clipping: max (default), mse, aa, kl"},
         {"--per-channel", NQ_OPT_FLAG, &per_channel, NULL, "one weight scale per output channel"},
         {"--no-cle", NQ_OPT_FLAG, &no_cle, NULL, "skip cross-layer equalization"},
@@ -123,6 +127,9 @@ int nq_cli_quantize(int argc, char **argv)
     if (parse_dtype("--weights", weights, &o.weight_dtype) || parse_dtype("--acts", acts, &o.act_dtype) ||
         parse_dtype("--bias", bias, &o.bias_dtype))
         return NQ_EXIT_USAGE;
+    /* 16-bit products summed in int32 overflow in the worst case */
+    if (bias == NULL && (o.weight_dtype == NQ_DTYPE_INT16 || o.act_dtype == NQ_DTYPE_INT16))
+        o.bias_dtype = NQ_DTYPE_INT64;
     o.clipping = nq_clip_mode_from_name(clipping);
     if ((int)o.clipping == 0) {
         fprintf(stderr, "nnquant: --clipping expects max, mse, aa or kl, got '%s'\n", clipping);

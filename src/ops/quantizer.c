@@ -37,7 +37,7 @@
 
 /* ---- per-storage-type kernels ------------------------------------------ */
 
-typedef void (*qz_quant_fn)(const float *x, int64_t n, float s, int32_t lo, int32_t hi, void *y);
+typedef void (*qz_quant_fn)(const float *x, int64_t n, float s, int64_t lo, int64_t hi, void *y);
 typedef void (*qz_rq32_fn)(const int32_t *x, int64_t n, nq_requant r, int32_t lo, int32_t hi,
                            void *y);
 typedef void (*qz_rq64_fn)(const int64_t *x, int64_t n, nq_requant r, int32_t lo, int32_t hi,
@@ -47,9 +47,9 @@ typedef void (*qz_widen_fn)(const void *x, int64_t n, int32_t *y);
 
 /* Adapters giving the typed kernels of kernels.h one signature per role. */
 #define QZ_OUT_FNS(S, T)                                                                        \
-    static void quant_##S(const float *x, int64_t n, float s, int32_t lo, int32_t hi, void *y)  \
+    static void quant_##S(const float *x, int64_t n, float s, int64_t lo, int64_t hi, void *y)  \
     {                                                                                           \
-        nq_quantize_f32_##S(x, n, s, lo, hi, (T *)y);                                           \
+        nq_quantize_f32_##S(x, n, s, (int32_t)lo, (int32_t)hi, (T *)y);                         \
     }                                                                                           \
     static void rq32_##S(const int32_t *x, int64_t n, nq_requant r, int32_t lo, int32_t hi,     \
                          void *y)                                                               \
@@ -80,6 +80,17 @@ QZ_WIDEN_FN(s8, int8_t)
 QZ_WIDEN_FN(u8, uint8_t)
 QZ_WIDEN_FN(s16, int16_t)
 
+/* float -> int64 (biases of int64 accumulators): the same formula, the
+ * product in float32 and the clamp in double (int64 bounds as doubles). */
+static void quant_s64(const float *x, int64_t n, float s, int64_t lo, int64_t hi, void *py)
+{
+    int64_t *y = py;
+    for (int64_t i = 0; i < n; i++) {
+        double v = nearbyintf(x[i] * s);
+        y[i] = v <= (double)lo ? lo : v >= (double)hi ? hi : (int64_t)v;
+    }
+}
+
 /* int64 -> float (kernels.h has no int64 dequantizer): same formula. */
 static void dequant_s64(const void *pq, int64_t n, float s, float *y)
 {
@@ -107,7 +118,7 @@ static const qz_store store_u8 = {quant_u8, rq32_u8, rq64_u8, dequant_u8, QZ_ACC
 static const qz_store store_s16 = {quant_s16, rq32_s16, rq64_s16, dequant_s16, QZ_ACC_WIDEN,
                                    widen_s16};
 static const qz_store store_s32 = {quant_s32, rq32_s32, rq64_s32, dequant_s32, QZ_ACC_S32, NULL};
-static const qz_store store_s64 = {NULL, NULL, NULL, dequant_s64, QZ_ACC_S64, NULL};
+static const qz_store store_s64 = {quant_s64, NULL, NULL, dequant_s64, QZ_ACC_S64, NULL};
 
 /* Integer dtypes by storage; the range of the dtype itself comes from
  * nq_dtype_int_range (int4: [-8, 7] in an int8_t). */
@@ -134,7 +145,7 @@ typedef struct qz_plan {
     int per_channel;
     int64_t n, outer, channels, inner; /* X as [outer, channels, inner] */
     float fmin, fmax;                  /* float output clip (+-inf when absent) */
-    int32_t lo, hi;                    /* integer output range */
+    int64_t lo, hi;                    /* integer output range */
     const float *scale;                /* channels values (1 per-tensor) */
 } qz_plan;
 
@@ -186,8 +197,11 @@ static nq_status qz_check_dtypes(const nq_kctx *c, qz_plan *p)
     if (p->dst != NQ_DTYPE_FLOAT32 && (d == NULL || d->quant == NULL))
         return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED,
                             "output dtype %s is not supported (float32, int2, int3, int4, "
-                            "uint4, int8, uint8, int16 or int32)",
+                            "uint4, int8, uint8, int16, int32 or int64)",
                             nq_dtype_name(p->dst));
+    if (p->src != NQ_DTYPE_FLOAT32 && d != NULL && d->rq32 == NULL)
+        return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "output dtype %s from integers is not supported "
+                            "(only a float input quantizes to it)", nq_dtype_name(p->dst));
     int fin = p->src == NQ_DTYPE_FLOAT32, fout = p->dst == NQ_DTYPE_FLOAT32;
     p->kind = fin ? (fout ? QZ_F2F : QZ_F2I) : (fout ? QZ_I2F : QZ_I2I);
     return NQ_OK;
@@ -227,8 +241,8 @@ static nq_status qz_check_attrs(const nq_kctx *c, qz_plan *p)
         return nq_kctx_fail(c, NQ_ERR_INVALID_ARG,
                             "clip range [%g, %g] holds no value of %s ([%lld, %lld])", cmin, cmax,
                             nq_dtype_name(p->dst), (long long)tmin, (long long)tmax);
-    p->lo = (int32_t)lo;
-    p->hi = (int32_t)hi;
+    p->lo = lo <= (double)tmin ? tmin : (int64_t)lo;
+    p->hi = hi >= (double)tmax ? tmax : (int64_t)hi;
     p->fmin = -INFINITY;
     p->fmax = INFINITY;
     return NQ_OK;
@@ -394,7 +408,7 @@ static void row_f2i(const qz_job *j, const void *x, void *y, int64_t n, int64_t 
 static void row_i2i(const qz_job *j, const void *x, void *y, int64_t n, int64_t ch)
 {
     const nq_requant r = j->rq[ch];
-    const int32_t lo = j->p->lo, hi = j->p->hi;
+    const int32_t lo = (int32_t)j->p->lo, hi = (int32_t)j->p->hi; /* int64 output: refused */
     if (j->src->acc == QZ_ACC_S32) {
         j->dst->rq32(x, n, r, lo, hi, y);
     } else if (j->src->acc == QZ_ACC_S64) {
