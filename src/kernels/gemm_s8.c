@@ -314,25 +314,35 @@ NQ_INT_ALWAYS_INLINE void dot_4x4_s32(int64_t kcp, const int16_t *ap, const int1
 }
 
 /* int64 sums (products fit in int32: |a*b| <= 2^30). */
+/* Products of int16 pairs: a0*b0 + a1*b1 lies in [-2^31 + 2^16, 2^31], so
+ * the pair sum minus 2^16 is exact in int32 (computed wrapping in uint32):
+ * the sums vectorize in 32-bit lanes and widen once per pair; the 2^16 per
+ * pair is added back at the end (kcp is even: a multiple of KU). */
+#define PAIR_S32(a, b, k) \
+    (int32_t)((uint32_t)((a)[k] * (b)[k]) + (uint32_t)((a)[(k) + 1] * (b)[(k) + 1]) - 65536u)
 NQ_INT_ALWAYS_INLINE void dot_2x4_s64(int64_t kcp, const int16_t *ap, const int16_t *bp,
                                       uint64_t *out)
 {
     const int16_t *a0 = ap, *a1 = ap + kcp;
     const int16_t *b0 = bp, *b1 = bp + kcp, *b2 = bp + 2 * kcp, *b3 = bp + 3 * kcp;
-    uint64_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-    for (int64_t k = 0; k < kcp; k++) {
-        s00 += (uint64_t)(int64_t)(a0[k] * b0[k]);
-        s01 += (uint64_t)(int64_t)(a0[k] * b1[k]);
-        s02 += (uint64_t)(int64_t)(a0[k] * b2[k]);
-        s03 += (uint64_t)(int64_t)(a0[k] * b3[k]);
-        s10 += (uint64_t)(int64_t)(a1[k] * b0[k]);
-        s11 += (uint64_t)(int64_t)(a1[k] * b1[k]);
-        s12 += (uint64_t)(int64_t)(a1[k] * b2[k]);
-        s13 += (uint64_t)(int64_t)(a1[k] * b3[k]);
+    int64_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    for (int64_t k = 0; k < kcp; k += 2) {
+        s00 += PAIR_S32(a0, b0, k);
+        s01 += PAIR_S32(a0, b1, k);
+        s02 += PAIR_S32(a0, b2, k);
+        s03 += PAIR_S32(a0, b3, k);
+        s10 += PAIR_S32(a1, b0, k);
+        s11 += PAIR_S32(a1, b1, k);
+        s12 += PAIR_S32(a1, b2, k);
+        s13 += PAIR_S32(a1, b3, k);
     }
-    out[0] = s00, out[1] = s01, out[2] = s02, out[3] = s03;
-    out[4] = s10, out[5] = s11, out[6] = s12, out[7] = s13;
+    const uint64_t back = (uint64_t)(kcp / 2) << 16;
+    out[0] = (uint64_t)s00 + back, out[1] = (uint64_t)s01 + back;
+    out[2] = (uint64_t)s02 + back, out[3] = (uint64_t)s03 + back;
+    out[4] = (uint64_t)s10 + back, out[5] = (uint64_t)s11 + back;
+    out[6] = (uint64_t)s12 + back, out[7] = (uint64_t)s13 + back;
 }
+#undef PAIR_S32
 
 /* Outer family: out[r][c] = sum_k ap[k][r] * bp[k][c] for an ROWS x ONR
  * tile (ROWS a compile-time constant once inlined), the accumulators
