@@ -4,7 +4,7 @@
 set -euo pipefail
 build_pkgs=(cmake make gcc protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev zlib1g-dev
             dataset-fashion-mnist)
-test_pkgs=(clang libonnx-testdata python3-onnx python3-numpy valgrind)
+test_pkgs=(clang gcc-arm-none-eabi libonnx-testdata python3-onnx python3-numpy valgrind)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && pkgs+=("${test_pkgs[@]}")
 missing=()

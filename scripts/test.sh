@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+scripts/ort.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== release build (gcc, -Werror) =="

@@ -31,7 +31,8 @@ extern "C" {
     X(BatchNormalization) \
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Split) X(Slice) X(Pad) \
     X(Squeeze) X(Unsqueeze) X(Constant) X(Shape) X(Gather) X(ReduceSum) X(ReduceMax) \
-    X(Quantizer)
+    X(Quantizer) \
+    X(QuantizeLinear) X(DequantizeLinear)
 
 /* The custom domain of nnquant's own operators (docs/quantizer.md). */
 #define NQ_DOMAIN "ai.nnquant"

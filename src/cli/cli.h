@@ -58,5 +58,6 @@ int nq_cli_eval(int argc, char **argv);
 int nq_cli_quantize(int argc, char **argv);
 int nq_cli_report(int argc, char **argv);
 int nq_cli_compare(int argc, char **argv);
+int nq_cli_export(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "nnquant/onnx.h"
+#include "nnquant/qdq.h"
 
 int nq_cli_fail(const nq_error *err)
 {
@@ -23,6 +24,14 @@ nq_graph *nq_cli_load_model(const char *path)
     if (nq_onnx_load(path, &g, &err) != NQ_OK) {
         nq_cli_fail(&err);
         return NULL;
+    }
+    if (nq_graph_is_qdq(g)) { /* QuantizeLinear/DequantizeLinear: run it in integers */
+        if (nq_qdq_import(g, &err) != NQ_OK) {
+            nq_graph_free(g);
+            nq_cli_fail(&err);
+            return NULL;
+        }
+        fprintf(stderr, "nnquant: %s is a QDQ model: converted to nnquant's integer form\n", path);
     }
     return g;
 }

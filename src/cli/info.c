@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "nnquant/export.h"
 #include "nnquant/ops.h"
 #include "nnquant/run.h"
 
@@ -84,15 +85,62 @@ static void print_values(const char *title, const nq_graph *g, const int *ids, i
     }
 }
 
+/* --deploy: the C export's footprint (nnquant/export.h). */
+static int print_deploy(const char *path, const nq_graph *g, int json)
+{
+    nq_deploy_stats d;
+    nq_error err = {0};
+    if (nq_deploy_stats_compute(g, &d, &err) != NQ_OK) return nq_cli_fail(&err);
+    if (json) {
+        printf("{\"model\": ");
+        nq_cli_json_string(stdout, path);
+        printf(", \"flash_bytes\": %zu, \"weight_bytes\": %zu, \"code_bytes_estimate\": %zu, "
+               "\"ram_arena_bytes\": %zu, \"io_bytes\": %zu, \"macs\": %lld, \"layers\": [",
+               d.flash_bytes, d.weight_bytes, d.code_bytes, d.arena_bytes, d.io_bytes,
+               (long long)d.macs);
+        for (int i = 0; i < d.n_layers; i++) {
+            const nq_deploy_layer *l = &d.layers[i];
+            printf("%s{\"name\": ", i ? ", " : "");
+            nq_cli_json_string(stdout, l->name);
+            printf(", \"op\": ");
+            nq_cli_json_string(stdout, l->op);
+            printf(", \"dtype\": \"%s\", \"shape\": [", nq_dtype_name(l->dtype));
+            for (int k = 0; k < l->ndim; k++) printf("%s%lld", k ? ", " : "", (long long)l->dims[k]);
+            printf("], \"macs\": %lld, \"weight_bytes\": %zu}", (long long)l->macs, l->weight_bytes);
+        }
+        printf("]}\n");
+    } else {
+        printf("deploy (nnquant export --c, batch 1): %s\n", path);
+        printf("  flash: %zu bytes (const data %zu + code ~%zu, estimate)\n", d.flash_bytes,
+               d.weight_bytes, d.code_bytes);
+        printf("  RAM: %zu bytes of static arena (+ %zu bytes of caller input/output)\n",
+               d.arena_bytes, d.io_bytes);
+        printf("  MACs per inference: %lld (%.2f M)\n", (long long)d.macs, (double)d.macs / 1e6);
+        printf("  %-4s %-32s %-14s %-18s %-8s %12s %12s\n", "#", "node", "op", "output", "dtype",
+               "MACs", "weight B");
+        for (int i = 0; i < d.n_layers; i++) {
+            const nq_deploy_layer *l = &d.layers[i];
+            char shape[96];
+            printf("  %-4d %-32.32s %-14s %-18s %-8s %12lld %12zu%s\n", i, l->name, l->op,
+                   nq_shape_str(l->ndim, l->dims, shape, sizeof shape), nq_dtype_name(l->dtype),
+                   (long long)l->macs, l->weight_bytes, l->alias ? "  (no code)" : "");
+        }
+    }
+    nq_deploy_stats_free(&d);
+    return NQ_EXIT_OK;
+}
+
 int nq_cli_info(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, deploy = 0;
     const nq_opt opts[] = {
         {"--json", NQ_OPT_FLAG, &json, NULL, "print one JSON object on stdout"},
+        {"--deploy", NQ_OPT_FLAG, &deploy, NULL,
+         "footprint of `export --c` (quantized models): flash, RAM arena, MACs per layer"},
     };
     const char *pos[1];
     nq_cmd_spec spec = {
-        "nnquant info MODEL [--json]",
+        "nnquant info MODEL [--deploy] [--json]",
         "Describes a model: inputs and outputs (dtype, shape; '?' is a dynamic dimension),\n"
         "node count by operator, parameter count and size, and multiply-accumulates (MACs)\n"
         "per inference (batch 1; counted for Conv, ConvTranspose, Gemm and MatMul).",
@@ -101,6 +149,11 @@ int nq_cli_info(int argc, char **argv)
     if (r) return r < 0 ? NQ_EXIT_OK : NQ_EXIT_USAGE;
     nq_graph *g = nq_cli_load_model(pos[0]);
     if (g == NULL) return NQ_EXIT_ERROR;
+    if (deploy) {
+        int rc = print_deploy(pos[0], g, json);
+        nq_graph_free(g);
+        return rc;
+    }
     /* keep the declared input/output shapes for display (inference fills batch 1) */
     nq_graph *shaped = NULL;
     nq_error err = {0};

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "kernels/int_internal.h"
+#include "kernels/requant_core.h"
 #include "nnquant/kernels.h"
 
 /* ---- requant parameters --------------------------------------------- */
@@ -78,18 +79,10 @@ double nq_requant_to_double(nq_requant r)
 
 /* ---- the reference: nq_requant_apply -------------------------------- */
 
-/* floor(x / 2^s) for 0 <= s <= 63, without relying on how >> treats
- * negative values (compilers turn this into one arithmetic shift). */
-static inline int64_t asr64(int64_t x, int s)
-{
-    return x >= 0 ? x >> s : -1 - ((-1 - x) >> s);
-}
-
-static inline int64_t clamp64(int64_t y, int64_t lo, int64_t hi)
-{
-    y = y < lo ? lo : y;
-    return y > hi ? hi : y;
-}
+/* The core lives in requant_core.h, shared word for word with the C
+ * export; the limits must agree with kernels.h. */
+_Static_assert(NQ_RQ_SHIFT_MIN == NQ_REQUANT_SHIFT_MIN && NQ_RQ_SHIFT_MAX == NQ_REQUANT_SHIFT_MAX,
+               "requant_core.h and kernels.h disagree on the shift range");
 
 /* The fields as the apply functions use them (see kernels.h). */
 static inline nq_requant sanitize(nq_requant r)
@@ -100,50 +93,9 @@ static inline nq_requant sanitize(nq_requant r)
     return r;
 }
 
-#define P2(k) ((int64_t)1 << (k))
-
-/* floor((acc * M + 2^(n-1)) / 2^n) clamped to [qmin, qmax], exactly, for
- * any int64 acc, 0 <= M < 2^31, 1 <= n <= 62. acc * M needs up to 94 bits:
- * split acc = h * 2^31 + l with 0 <= l < 2^31, so that
- *   acc * M + 2^(n-1) = P * 2^31 + L,  P = h * M,  L = l * M + 2^(n-1),
- * where |P| < 2^63 and 0 <= L < 2^63. */
-static int64_t rshift_exact(int64_t acc, int64_t M, int n, int64_t qmin, int64_t qmax)
-{
-    const int64_t h = asr64(acc, 31);                          /* [-2^32, 2^32) */
-    const int64_t l = (int64_t)((uint64_t)acc & 0x7FFFFFFFu);  /* [0, 2^31) */
-    const int64_t P = h * M;
-    const int64_t L = l * M + P2(n - 1);
-    if (n >= 31) {
-        /* P*2^31 + L = (P + Lh)*2^31 + Ll, 0 <= Ll < 2^31, so the floor of
-         * its quotient by 2^n is floor((P + Lh) / 2^(n-31)). */
-        return clamp64(asr64(P + (L >> 31), n - 31), qmin, qmax);
-    }
-    /* n < 31: y = P * 2^s + floor(L / 2^n), s = 31 - n in [1, 30];
-     * floor(L / 2^n) < 3 * 2^60. Exact when |P| <= 2^(62-s); beyond, y is
-     * above 2^62 or below -2^60, outside every int32 range. */
-    const int s = 31 - n;
-    if (P > P2(62 - s)) return qmax;
-    if (P < -P2(62 - s)) return qmin;
-    return clamp64(P * P2(s) + (L >> n), qmin, qmax);
-}
-
-/* acc * M * 2^k clamped, exactly, for any int64 acc, 0 <= M < 2^31,
- * 0 <= k <= 31. Clamping acc and the product to [INT32_MIN - 1,
- * INT32_MAX + 1] first keeps every saturated result saturated. */
-static int64_t lshift_exact(int64_t acc, int64_t M, int k, int64_t qmin, int64_t qmax)
-{
-    const int64_t lo = (int64_t)INT32_MIN - 1, hi = (int64_t)INT32_MAX + 1;
-    int64_t p = clamp64(acc, lo, hi) * M;   /* |p| < 2^62 */
-    p = clamp64(p, lo, hi) * P2(k);         /* |p| < 2^63 */
-    return clamp64(p, qmin, qmax);
-}
-
 int32_t nq_requant_apply(int64_t acc, nq_requant r, int32_t qmin, int32_t qmax)
 {
-    r = sanitize(r);
-    int64_t y = r.shift >= 1 ? rshift_exact(acc, r.mult, r.shift, qmin, qmax)
-                             : lshift_exact(acc, r.mult, -r.shift, qmin, qmax);
-    return (int32_t)y;
+    return nq_rq_apply(acc, r.mult, r.shift, qmin, qmax);
 }
 
 /* ---- vector requantization ------------------------------------------ */
@@ -171,9 +123,9 @@ static inline rq32 rq32_make(nq_requant r, int32_t qmin, int32_t qmax, int64_t t
     q.shift = r.shift >= 1 ? r.shift : 0;
     q.lshift = r.shift >= 1 ? 0 : -r.shift;
     q.add = q.shift ? ((uint64_t)1 << 62) + ((uint64_t)1 << (q.shift - 1)) : 0;
-    q.sub = q.shift ? P2(62 - q.shift) : 0;
-    q.lo = clamp64(qmin, tmin, tmax);
-    q.hi = clamp64(qmax, tmin, tmax);
+    q.sub = q.shift ? NQ_RQ_P2(62 - q.shift) : 0;
+    q.lo = nq_rq_clamp64(qmin, tmin, tmax);
+    q.hi = nq_rq_clamp64(qmax, tmin, tmax);
     return q;
 }
 
@@ -195,7 +147,7 @@ static inline rq32 rq32_make(nq_requant r, int32_t qmin, int32_t qmax, int64_t t
                 int64_t a = (int64_t)acc[i];                                                    \
                 int64_t y;                                                                      \
                 if (sizeof(SRCT) > 4 && (a < INT32_MIN || a > INT32_MAX)) {                     \
-                    y = rshift_exact(a, M, sh, lo, hi);                                         \
+                    y = nq_rq_rshift_exact(a, M, sh, lo, hi);                                       \
                 } else {                                                                        \
                     uint64_t u = (uint64_t)((int64_t)(int32_t)a * M) + add;                     \
                     y = (int64_t)(u >> sh) - sub;                                               \
@@ -206,7 +158,7 @@ static inline rq32 rq32_make(nq_requant r, int32_t qmin, int32_t qmax, int64_t t
             }                                                                                   \
         } else {                                                                                \
             for (int64_t i = 0; i < n; i++)                                                     \
-                out[i] = (DSTT)lshift_exact((int64_t)acc[i], q->mult, q->lshift, q->lo, q->hi); \
+                out[i] = (DSTT)nq_rq_lshift_exact((int64_t)acc[i], q->mult, q->lshift, q->lo, q->hi); \
         }                                                                                       \
     }
 
@@ -327,8 +279,8 @@ static inline float round_even_small(float v)
     }                                                                                           \
     static void qz_range_##DST(int32_t qmin, int32_t qmax, float *lo, float *hi)                \
     {                                                                                           \
-        *lo = (float)clamp64(qmin, TMIN, TMAX);                                                 \
-        *hi = (float)clamp64(qmax, TMIN, TMAX);                                                 \
+        *lo = (float)nq_rq_clamp64(qmin, TMIN, TMAX);                                               \
+        *hi = (float)nq_rq_clamp64(qmax, TMIN, TMAX);                                               \
         if (*lo > *hi) *lo = *hi; /* min(max(y, qmin), qmax) is qmax then */                    \
     }                                                                                           \
     void nq_quantize_f32_##DST##_isa(nq_int_isa isa, const float *x, int64_t n, float scale,    \
