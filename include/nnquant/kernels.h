@@ -40,6 +40,9 @@ typedef struct nq_conv_geom {
 /* im2col for one image and one group: src [C, in...] -> dst [C*prod(kernel), prod(out)],
  * zero padding. */
 void nq_im2col_f32(const nq_conv_geom *g, int64_t channels, const float *src, float *dst);
+/* Its adjoint: adds col [C*prod(kernel), prod(out)] into img [C, in...]
+ * (ConvTranspose's forward, Conv's input gradient). */
+void nq_col2im_add_f32(const nq_conv_geom *g, int64_t channels, const float *col, float *img);
 
 /* ==================================================================== */
 /* Integer kernels (src/kernels/requant.c, gemm_s8.c, im2col_s8.c).     */

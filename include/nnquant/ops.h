@@ -32,7 +32,8 @@ extern "C" {
     X(Flatten) X(Reshape) X(Transpose) X(Concat) X(Split) X(Slice) X(Pad) \
     X(Squeeze) X(Unsqueeze) X(Constant) X(Shape) X(Gather) X(ReduceSum) X(ReduceMax) \
     X(Quantizer) \
-    X(QuantizeLinear) X(DequantizeLinear)
+    X(QuantizeLinear) X(DequantizeLinear) \
+    X(LSQ) X(DoReFa) X(CGPACT) X(TanhClamp) X(ScaleAdjust) X(FixedQ)
 
 /* The custom domain of nnquant's own operators (docs/quantizer.md). */
 #define NQ_DOMAIN "ai.nnquant"
@@ -101,6 +102,11 @@ nq_status nq_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b,
                              int *nout, int64_t *out);
 /* Normalizes a possibly negative axis against rank; -1 if out of range. */
 int nq_norm_axis(int64_t axis, int rank);
+/* Softmax/LogSoftmax: splits x's shape into [outer, len, inner] by the axis
+ * rules of the opset (before 13: the axis and everything after it). Returns
+ * the normalized axis, or the attribute's value when it is out of range. */
+int64_t nq_softmax_split(const nq_node *node, int64_t opset, const nq_tensor *x, int64_t *outer,
+                         int64_t *len, int64_t *inner);
 /* Reads an integer tensor (int32/int64) of known data into int64 values. */
 int nq_tensor_to_i64(const nq_tensor *t, int64_t *out, int max);
 

@@ -58,6 +58,7 @@ int nq_cli_eval(int argc, char **argv);
 int nq_cli_quantize(int argc, char **argv);
 int nq_cli_report(int argc, char **argv);
 int nq_cli_compare(int argc, char **argv);
+int nq_cli_qat(int argc, char **argv);
 int nq_cli_export(int argc, char **argv);
 
 #endif

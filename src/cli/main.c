@@ -11,6 +11,7 @@ static const nq_cli_command commands[] = {
     {"report", "quantizability report: what PTQ does with every node", nq_cli_report},
     {"quantize", "post-training quantization to an integer network", nq_cli_quantize},
     {"compare", "per-layer SQNR and top-1 of a float model and its quantized version", nq_cli_compare},
+    {"qat", "quantization-aware training (LSQ, SAT) to an integer network", nq_cli_qat},
     {"export", "standalone integer C project (--c) or QDQ ONNX (--onnx-qdq)", nq_cli_export},
 };
 

@@ -127,3 +127,38 @@ void nq_im2col_f32_rows(const nq_conv_geom *g, int64_t channels, const float *sr
                 for (int64_t kw = 0; kw < w.k[2]; kw++, dst += ld)
                     nq_im2col_tap_f32(&w, src + c * in_plane, kd, kh, kw, r0, r1, dst);
 }
+
+/* dst[o*stride + offset] += src[o] where that lies in [0, n_dst). */
+static void scatter_row(const float *src, int64_t n_src, float *dst, int64_t n_dst, int64_t stride,
+                        int64_t offset)
+{
+    int64_t lo, hi;
+    nq_window_row_range(n_src, n_dst, stride, offset, &lo, &hi);
+    float *d = dst + lo * stride + offset;
+    if (stride == 1)
+        for (int64_t o = lo; o < hi; o++) d[o - lo] += src[o];
+    else
+        for (int64_t o = lo; o < hi; o++, d += stride) *d += src[o];
+}
+
+void nq_col2im_add_f32(const nq_conv_geom *geom, int64_t channels, const float *col, float *img)
+{
+    nq_window3 w;
+    nq_window3_from_geom(geom, &w);
+    const int64_t in_plane = w.in[0] * w.in[1] * w.in[2], row = w.out[2];
+    for (int64_t ch = 0; ch < channels; ch++, img += in_plane)
+        for (int64_t kd = 0; kd < w.k[0]; kd++)
+            for (int64_t kh = 0; kh < w.k[1]; kh++)
+                for (int64_t kw = 0; kw < w.k[2]; kw++) {
+                    const int64_t off_w = kw * w.d[2] - w.pb[2];
+                    for (int64_t od = 0; od < w.out[0]; od++) {
+                        const int64_t id = od * w.s[0] - w.pb[0] + kd * w.d[0];
+                        for (int64_t oh = 0; oh < w.out[1]; oh++, col += row) {
+                            const int64_t ih = oh * w.s[1] - w.pb[1] + kh * w.d[1];
+                            if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1]) continue;
+                            scatter_row(col, row, img + (id * w.in[1] + ih) * w.in[2], w.in[2],
+                                        w.s[2], off_w);
+                        }
+                    }
+                }
+}

@@ -4,7 +4,6 @@
  * every column into Y (the adjoint of the im2col of a Conv from Y to X). */
 #include <string.h>
 
-#include "kernels/window3.h"
 #include "nnquant/kernels.h"
 #include "ops/window.h"
 
@@ -139,42 +138,6 @@ static size_t convt_scratch(const nq_kctx *c)
     return p.slice * (size_t)p.threads;
 }
 
-/* dst[o*stride + offset] += src[o] where that lies in [0, n_dst). */
-static void scatter_row(const float *src, int64_t n_src, float *dst, int64_t n_dst, int64_t stride,
-                        int64_t offset)
-{
-    int64_t lo, hi;
-    nq_window_row_range(n_src, n_dst, stride, offset, &lo, &hi);
-    float *d = dst + lo * stride + offset;
-    if (stride == 1)
-        for (int64_t o = lo; o < hi; o++) d[o - lo] += src[o];
-    else
-        for (int64_t o = lo; o < hi; o++, d += stride) *d += src[o];
-}
-
-/* Adjoint of im2col: adds col [channels*kprod, prod(g->out)] into img [channels, g->in...]. */
-static void col2im(const nq_conv_geom *geom, int64_t channels, const float *col, float *img)
-{
-    nq_window3 w;
-    nq_window3_from_geom(geom, &w);
-    const int64_t in_plane = w.in[0] * w.in[1] * w.in[2], row = w.out[2];
-    for (int64_t ch = 0; ch < channels; ch++, img += in_plane)
-        for (int64_t kd = 0; kd < w.k[0]; kd++)
-            for (int64_t kh = 0; kh < w.k[1]; kh++)
-                for (int64_t kw = 0; kw < w.k[2]; kw++) {
-                    const int64_t off_w = kw * w.d[2] - w.pb[2];
-                    for (int64_t od = 0; od < w.out[0]; od++) {
-                        const int64_t id = od * w.s[0] - w.pb[0] + kd * w.d[0];
-                        for (int64_t oh = 0; oh < w.out[1]; oh++, col += row) {
-                            const int64_t ih = oh * w.s[1] - w.pb[1] + kh * w.d[1];
-                            if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1]) continue;
-                            scatter_row(col, row, img + (id * w.in[1] + ih) * w.in[2], w.in[2],
-                                        w.s[2], off_w);
-                        }
-                    }
-                }
-}
-
 static void convt_image(const convt_plan *p, const float *x, const float *w, const float *bias,
                         float *y, float *col, int gemm_threads)
 {
@@ -186,7 +149,7 @@ static void convt_image(const convt_plan *p, const float *x, const float *w, con
     for (int64_t gi = 0; gi < p->group; gi++) {
         nq_sgemm(1, 0, rows, p->x_plane, p->Cg, 1.0f, w + gi * p->Cg * rows, rows,
                  x + gi * p->Cg * p->x_plane, p->x_plane, 0.0f, col, p->x_plane, gemm_threads);
-        col2im(&p->g, p->Mg, col, y + gi * p->Mg * p->y_plane);
+        nq_col2im_add_f32(&p->g, p->Mg, col, y + gi * p->Mg * p->y_plane);
     }
 }
 

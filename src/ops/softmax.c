@@ -59,6 +59,21 @@ static void softmax_range(void *ctx, int64_t l0, int64_t l1)
     }
 }
 
+int64_t nq_softmax_split(const nq_node *node, int64_t opset, const nq_tensor *x, int64_t *outer,
+                         int64_t *len, int64_t *inner)
+{
+    int coerce = opset < 13;
+    int64_t axis_attr = nq_node_attr_int(node, "axis", coerce ? 1 : -1);
+    int axis = nq_norm_axis(axis_attr, x->ndim);
+    *outer = *len = *inner = 1;
+    for (int d = 0; axis >= 0 && d < x->ndim; d++) {
+        if (d < axis) *outer *= x->dims[d];
+        else if (d == axis || coerce) *len *= x->dims[d];
+        else *inner *= x->dims[d];
+    }
+    return axis >= 0 ? axis : axis_attr;
+}
+
 /* Splits x's shape into [outer, len, inner] by the axis rules of the opset. */
 static nq_status softmax_geometry(nq_kctx *c, int64_t *outer, int64_t *len, int64_t *inner)
 {
@@ -68,18 +83,10 @@ static nq_status softmax_geometry(nq_kctx *c, int64_t *outer, int64_t *len, int6
     if (x->dtype != NQ_DTYPE_FLOAT32)
         return nq_kctx_fail(c, NQ_ERR_UNSUPPORTED, "unsupported input dtype %s (float32 only)",
                             nq_dtype_name(x->dtype));
-    int coerce = c->opset < 13;
-    int64_t axis_attr = nq_node_attr_int(c->node, "axis", coerce ? 1 : -1);
-    int axis = nq_norm_axis(axis_attr, x->ndim);
-    if (axis < 0)
+    int64_t axis = nq_softmax_split(c->node, c->opset, x, outer, len, inner);
+    if (axis < 0 || axis >= x->ndim)
         return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "axis %lld out of range for rank %d",
-                            (long long)axis_attr, x->ndim);
-    *outer = *len = *inner = 1;
-    for (int d = 0; d < x->ndim; d++) {
-        if (d < axis) *outer *= x->dims[d];
-        else if (d == axis || coerce) *len *= x->dims[d];
-        else *inner *= x->dims[d];
-    }
+                            (long long)axis, x->ndim);
     return NQ_OK;
 }
 
