@@ -9,17 +9,7 @@ set -u
 NQ=${1:?usage: cli_export_test.sh NNQUANT}
 PY=/usr/bin/python3
 FM=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d /tmp/nq_cli_export.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# expect CODE CMD...: runs CMD, checks its exit code; stdout in $T/out, stderr in $T/err
-expect() {
-  local want=$1; shift
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "exit $got (expected $want): $*"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 CFLAGS_STRICT="-std=c99 -Wall -Wextra -Werror -pedantic -O2"
 
 # help and usage errors
@@ -115,5 +105,4 @@ assert sum(l['weight_bytes'] for l in d['layers']) == d['weight_bytes'], d
 assert [l['shape'] for l in d['layers'] if l['op'].startswith('Gemm')][-1] == [1, 10], d" && ok || bad "info --deploy --json"
 grep -q "\"ram_arena_bytes\": $(sed -n 's/^#define MODEL_ARENA_BYTES //p' "$T/c2/model.h")," "$T/out" && ok || bad "info --deploy arena = exported arena"
 
-echo "cli_export: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish cli_export

@@ -4,16 +4,7 @@
 # Usage: cli_qat_test.sh NNQUANT   (run from the repository root)
 set -u
 NQ=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1; shift
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "exit $got (expected $want): $*"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 FM=/usr/share/datasets/fashion-mnist
 M=models/convnet.onnx
 TRAIN=(--train $FM/train-images-idx3-ubyte.gz --train-labels $FM/train-labels-idx1-ubyte.gz --scale 0.00392156862745098)
@@ -75,5 +66,4 @@ expect 0 "$NQ" qat $M --method sat --bits 4 --dorefa-mode default --epochs 1 --l
   && ok || bad "sat --json"
 expect 0 "$NQ" eval $T/s.onnx "${EVAL[@]}"
 
-echo "cli_qat: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_qat

@@ -5,17 +5,7 @@
 set -u
 NQ=$1
 CORRUPT=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# expect CODE CMD...: runs CMD, checks its exit code; stdout in $T/out, stderr in $T/err
-expect() {
-  local want=$1; shift
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" -eq "$want" ]; then ok; else bad "exit $got (expected $want): $*"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 FM=/usr/share/datasets/fashion-mnist
 M=models/convnet.onnx
 DATA=(--data $FM/t10k-images-idx3-ubyte.gz --labels $FM/t10k-labels-idx1-ubyte.gz --scale 0.00392156862745098)
@@ -97,5 +87,4 @@ assert all(l['sqnr_db'] is None or l['sqnr_db']>20 for l in d['layers']), d['lay
 expect 1 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --precision nosuchnode=int4 -o "$T/q2.onnx"
 [ ! -e "$T/q2.onnx" ] && ok || bad "a failed quantize left an output file"
 
-echo "cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish cli
