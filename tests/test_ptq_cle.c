@@ -8,76 +8,7 @@
 #include "nnquant/ptq.h"
 #include "nnquant/run.h"
 #include "nqtest.h"
-
-/* ---- fixed-seed generator (state in the caller) ---- */
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r) /* splitmix64 */
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* uniform in [-1, 1) */
-static float rng_sym(rng *r) { return (float)(((double)(rng_next(r) >> 11) * 0x1p-53) * 2.0 - 1.0); }
-
-/* ---- graph building ---- */
-
-static int val(nq_graph *g, const char *name)
-{
-    int v = nq_graph_add_value(g, name, NULL);
-    REQUIRE(v >= 0);
-    return v;
-}
-
-/* Initializer of random values in [-1, 1); row r (first dim) of a 2-D or
- * higher tensor is multiplied by row_gain[r % n_gain] (unbalanced ranges),
- * or, with col_gain, element (r, c) of a 2-D tensor by col_gain[c % n_gain]. */
-static int rand_init(nq_graph *g, const char *name, int ndim, const int64_t *dims, rng *r,
-                     const float *row_gain, const float *col_gain, int n_gain)
-{
-    nq_tensor t;
-    REQUIRE(nq_tensor_alloc(&t, NQ_DTYPE_FLOAT32, ndim, dims, NULL) == NQ_OK);
-    int64_t n = nq_tensor_numel(&t), per = ndim > 0 ? n / dims[0] : 1;
-    for (int64_t i = 0; i < n; i++) {
-        float gain = 1.0f;
-        if (row_gain) gain = row_gain[(i / per) % n_gain];
-        if (col_gain) gain = col_gain[(i % per) % n_gain];
-        ((float *)t.data)[i] = rng_sym(r) * gain;
-    }
-    int v = nq_graph_add_initializer(g, name, &t, NULL);
-    REQUIRE(v >= 0);
-    return v;
-}
-
-static int add_input(nq_graph *g, const char *name, int ndim, const int64_t *dims)
-{
-    int x = val(g, name);
-    g->values[x]->dtype = NQ_DTYPE_FLOAT32;
-    g->values[x]->ndim = ndim;
-    memcpy(g->values[x]->dims, dims, sizeof(int64_t) * (size_t)ndim);
-    REQUIRE(nq_graph_add_input(g, x, NULL) == NQ_OK);
-    return x;
-}
-
-static nq_node *node(nq_graph *g, const char *op, const char *name, int n_in, const int *ins, int out)
-{
-    nq_node *n = nq_graph_add_node(g, op, name, n_in, ins, 1, &out, NULL);
-    REQUIRE(n != NULL);
-    return n;
-}
-
-static nq_node *gemm(nq_graph *g, const char *name, int x, int w, int b, int y, int trans_b)
-{
-    int ins[3] = {x, w, b};
-    nq_node *n = node(g, "Gemm", name, b >= 0 ? 3 : 2, ins, y);
-    REQUIRE(nq_node_set_int(n, "transB", trans_b) == NQ_OK);
-    return n;
-}
+#include "ptq_testutil.h"
 
 static nq_node *conv(nq_graph *g, const char *name, int x, int w, int b, int y, int64_t pad, int64_t group)
 {

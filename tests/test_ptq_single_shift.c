@@ -21,70 +21,9 @@
 #include "nnquant/ptq.h"
 #include "nnquant/run.h"
 #include "nqtest.h"
+#include "ptq_testutil.h"
 
 #define FM "/usr/share/datasets/fashion-mnist/"
-
-/* ---- fixed-seed generator (state in the caller) ---- */
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r) /* splitmix64 */
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-/* uniform in [-1, 1) */
-static float rng_sym(rng *r) { return (float)(((double)(rng_next(r) >> 11) * 0x1p-53) * 2.0 - 1.0); }
-
-/* ---- graph building ---- */
-
-static int val(nq_graph *g, const char *name)
-{
-    int v = nq_graph_add_value(g, name, NULL);
-    REQUIRE(v >= 0);
-    return v;
-}
-
-/* Initializer of random values in [-1, 1); row i (first dim) times gain[i % n_gain]. */
-static int rand_init(nq_graph *g, const char *name, int ndim, const int64_t *dims, rng *r, const float *gain,
-                     int n_gain)
-{
-    nq_tensor t;
-    REQUIRE(nq_tensor_alloc(&t, NQ_DTYPE_FLOAT32, ndim, dims, NULL) == NQ_OK);
-    int64_t n = nq_tensor_numel(&t), per = ndim > 0 ? n / dims[0] : 1;
-    for (int64_t i = 0; i < n; i++) ((float *)t.data)[i] = rng_sym(r) * (gain ? gain[(i / per) % n_gain] : 1.0f);
-    int v = nq_graph_add_initializer(g, name, &t, NULL);
-    REQUIRE(v >= 0);
-    return v;
-}
-
-static int add_input(nq_graph *g, const char *name, int64_t features)
-{
-    int x = val(g, name);
-    g->values[x]->dtype = NQ_DTYPE_FLOAT32;
-    g->values[x]->ndim = 2;
-    g->values[x]->dims[0] = -1;
-    g->values[x]->dims[1] = features;
-    REQUIRE(nq_graph_add_input(g, x, NULL) == NQ_OK);
-    return x;
-}
-
-static nq_node *node(nq_graph *g, const char *op, const char *name, int n_in, const int *ins, int out)
-{
-    nq_node *n = nq_graph_add_node(g, op, name, n_in, ins, 1, &out, NULL);
-    REQUIRE(n != NULL);
-    return n;
-}
-
-static void gemm(nq_graph *g, const char *name, int x, int w, int b, int y)
-{
-    int ins[3] = {x, w, b};
-    REQUIRE(nq_node_set_int(node(g, "Gemm", name, 3, ins, y), "transB", 1) == NQ_OK);
-}
 
 /* x[N,4] -> Gemm "fc" (3 outputs, unbalanced rows) -> y */
 static nq_graph *gemm_graph(uint64_t seed)
@@ -92,12 +31,13 @@ static nq_graph *gemm_graph(uint64_t seed)
     rng r = {seed};
     nq_graph *g = nq_graph_create("ss_gemm");
     REQUIRE(g != NULL);
-    int x = add_input(g, "x", 4);
+    int64_t xd[2] = {-1, 4};
+    int x = add_input(g, "x", 2, xd);
     const float gain[3] = {1.0f, 0.3f, 0.05f};
     int64_t wd[2] = {3, 4}, bd[1] = {3};
-    int w = rand_init(g, "W", 2, wd, &r, gain, 3), b = rand_init(g, "b", 1, bd, &r, NULL, 0);
+    int w = rand_init(g, "W", 2, wd, &r, gain, NULL, 3), b = rand_init(g, "b", 1, bd, &r, NULL, NULL, 0);
     int y = val(g, "y");
-    gemm(g, "fc", x, w, b, y);
+    gemm(g, "fc", x, w, b, y, 1);
     REQUIRE(nq_graph_add_output(g, y, NULL) == NQ_OK);
     return g;
 }
@@ -108,16 +48,17 @@ static nq_graph *residual_graph(uint64_t seed)
     rng r = {seed};
     nq_graph *g = nq_graph_create("ss_residual");
     REQUIRE(g != NULL);
-    int x = add_input(g, "x", 4);
+    int64_t xd[2] = {-1, 4};
+    int x = add_input(g, "x", 2, xd);
     int64_t w1d[2] = {4, 4}, b1d[1] = {4}, w2d[2] = {3, 4}, b2d[1] = {3};
-    int w1 = rand_init(g, "W1", 2, w1d, &r, NULL, 0), b1 = rand_init(g, "b1", 1, b1d, &r, NULL, 0);
-    int w2 = rand_init(g, "W2", 2, w2d, &r, NULL, 0), b2 = rand_init(g, "b2", 1, b2d, &r, NULL, 0);
+    int w1 = rand_init(g, "W1", 2, w1d, &r, NULL, NULL, 0), b1 = rand_init(g, "b1", 1, b1d, &r, NULL, NULL, 0);
+    int w2 = rand_init(g, "W2", 2, w2d, &r, NULL, NULL, 0), b2 = rand_init(g, "b2", 1, b2d, &r, NULL, NULL, 0);
     int h = val(g, "h"), z = val(g, "z"), a = val(g, "a"), y = val(g, "y");
-    gemm(g, "fc1", x, w1, b1, h);
+    gemm(g, "fc1", x, w1, b1, h, 1);
     int add_in[2] = {h, x};
     node(g, "Add", "add", 2, add_in, z);
     node(g, "Relu", "relu", 1, &z, a);
-    gemm(g, "fc2", a, w2, b2, y);
+    gemm(g, "fc2", a, w2, b2, y, 1);
     REQUIRE(nq_graph_add_output(g, y, NULL) == NQ_OK);
     return g;
 }
