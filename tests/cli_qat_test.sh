@@ -66,4 +66,23 @@ expect 0 "$NQ" qat $M --method sat --bits 4 --dorefa-mode default --epochs 1 --l
   && ok || bad "sat --json"
 expect 0 "$NQ" eval $T/s.onnx "${EVAL[@]}"
 
+# starting from a PTQ result (its integer form and its QDQ export): every
+# quantizer starts on its ranges; a fake-quantized model is refused
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 200 --scale 0.00392156862745098 \
+  --weights int4 --acts int4 --optimize-signs --clipping mse -o $T/p.onnx
+expect 0 "$NQ" export $T/p.onnx --onnx-qdq $T/p_qdq.onnx
+for start in $T/p.onnx $T/p_qdq.onnx; do
+  expect 0 "$NQ" qat $start --method lsq --bits 4 --epochs 1 --limit 256 "${TRAIN[@]}" "${VAL[@]}" -o $T/pq.onnx --json
+  grep -q "is quantized: training starts from its weights; \([0-9]*\) of \1 quantizers start on its ranges" "$T/err" \
+    && ok || bad "qat from $start: not every quantizer started on the PTQ ranges"
+  /usr/bin/python3 -c "import json; d=json.load(open('$T/out')); assert d['top1']==d['fake_quantized_top1'] and d['top1'] > 0.8, d" \
+    && ok || bad "qat from $start: --json"
+done
+expect 0 "$NQ" qat $T/p.onnx --method sat --bits 4 --epochs 1 --limit 256 "${TRAIN[@]}" -o $T/ps.onnx
+grep -q "is quantized: training starts" "$T/err" && ok || bad "sat from a PTQ result"
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 64 --scale 0.00392156862745098 \
+  --fake-quantize -o $T/pf.onnx
+expect 1 "$NQ" qat $T/pf.onnx --method lsq --bits 4 --epochs 1 --limit 64 "${TRAIN[@]}" -o $T/x.onnx
+grep -q "quantize without --fake-quantize" "$T/err" && ok || bad "fake-quantized start: unclear error"
+
 finish cli_qat

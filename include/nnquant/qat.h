@@ -109,6 +109,37 @@ nq_status nq_sat_preserve_gains(nq_graph *g, nq_error *err);
  * CGPACT into PTQ Quantizers, as nq_lsq_post_training_transform does. */
 nq_status nq_sat_post_training_transform(nq_graph *g, int true_integers, nq_error *err);
 
+/* ---- starting from a PTQ result ----------------------------------------- */
+
+/* The quantization ranges of a quantized model, by tensor name (opaque). */
+typedef struct nq_qat_ranges nq_qat_ranges;
+
+/*
+ * Turns a quantized model (the integer form `nnquant quantize` writes, or
+ * a QDQ model) into the float graph it computes, for QAT to fine-tune:
+ * weights and biases are their dequantized values (BatchNorm already
+ * folded, equalized by CLE if PTQ did it), and the quantization of each
+ * activation is removed. *ranges keeps, for each removed activation
+ * quantization and each per-tensor weight, the real value of its largest
+ * integer level (scale * qmax: PTQ's clipping range). `quant` is not
+ * modified. A fake-quantized graph is refused (no integer form). Caller
+ * frees *out (nq_graph_free) and *ranges (nq_qat_ranges_free).
+ */
+nq_status nq_qat_from_quantized(const nq_graph *quant, nq_graph **out, nq_qat_ranges **ranges,
+                                nq_error *err);
+/* Starts the trained quantizers of g (after the LSQ or SAT insertion on
+ * the graph nq_qat_from_quantized returned) on PTQ's ranges: an LSQ step
+ * becomes range / Qp of its own bit width (a step shared by the inputs of
+ * a join: the widest range), a CG-PACT alpha becomes the range. A
+ * quantizer with no recorded range (per-channel PTQ weights, a point PTQ
+ * did not quantize) keeps its usual initialization. *n_set / *n_total
+ * (may be NULL): how many quantizers were set / exist. */
+nq_status nq_qat_init_from_ranges(nq_graph *g, const nq_qat_ranges *ranges, int *n_set, int *n_total,
+                                  nq_error *err);
+/* Number of recorded ranges. */
+int nq_qat_ranges_count(const nq_qat_ranges *ranges);
+void nq_qat_ranges_free(nq_qat_ranges *ranges);
+
 #ifdef __cplusplus
 }
 #endif

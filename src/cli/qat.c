@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "nnquant/onnx.h"
 #include "nnquant/ptq.h"
+#include "nnquant/qdq.h"
 #include "nnquant/qat.h"
 #include "nnquant/train.h"
 
@@ -47,6 +48,33 @@ static int on_batch(void *user, int64_t batch, int64_t n_batches, const nq_train
     return 0;
 }
 
+/* 1 if g is a quantized model (nnquant's integer form or QDQ). */
+static int is_quantized(const nq_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i]->op_type, "Quantizer") == 0) return 1;
+    return nq_graph_is_qdq(g);
+}
+
+/* A quantized MODEL: the float graph it computes, and its ranges to start
+ * the trained quantizers on (*ranges stays NULL for a float model). A QDQ
+ * file is read as it is (its scales are the real ones), not converted to
+ * the integer form as the other commands do. */
+static nq_graph *start_graph(const char *model, nq_qat_ranges **ranges)
+{
+    nq_error err = {0};
+    nq_graph *g = NULL, *f = NULL;
+    if (nq_onnx_load(model, &g, &err) != NQ_OK) {
+        nq_cli_fail(&err);
+        return NULL;
+    }
+    if (!is_quantized(g)) return g;
+    nq_status s = nq_qat_from_quantized(g, &f, ranges, &err);
+    nq_graph_free(g);
+    if (s != NQ_OK) nq_cli_fail(&err);
+    return f;
+}
+
 /* The graph to train: a checkpoint (--resume) or the model with the
  * method's quantizers inserted. */
 static nq_graph *training_graph(const char *model, const char *ckpt, const qat_cli *o)
@@ -59,7 +87,8 @@ static nq_graph *training_graph(const char *model, const char *ckpt, const qat_c
         }
         return nq_cli_load_model(ckpt);
     }
-    nq_graph *g = nq_cli_load_model(model);
+    nq_qat_ranges *ranges = NULL;
+    nq_graph *g = start_graph(model, &ranges);
     if (g == NULL) return NULL;
     nq_status s;
     if (strcmp(o->method, "lsq") == 0) {
@@ -74,6 +103,14 @@ static nq_graph *training_graph(const char *model, const char *ckpt, const qat_c
         if (s == NQ_OK) s = nq_sat_preserve_gains(g, &err);
         if (s == NQ_OK) s = nq_sat_insert_activ_quantizers(g, (int)o->bits, (float)o->init_alpha, &err);
     }
+    int set = 0, total = 0;
+    if (s == NQ_OK && ranges != NULL) s = nq_qat_init_from_ranges(g, ranges, &set, &total, &err);
+    if (s == NQ_OK && ranges != NULL)
+        fprintf(stderr,
+                "nnquant: %s is quantized: training starts from its weights; %d of %d quantizers start on its "
+                "ranges (the others are initialized as from a float model)\n",
+                model, set, total);
+    nq_qat_ranges_free(ranges);
     if (s != NQ_OK) {
         nq_cli_fail(&err);
         nq_graph_free(g);
@@ -278,7 +315,11 @@ int nq_cli_qat(int argc, char **argv)
         "it). After each epoch the training graph is saved to OUT.ckpt.onnx (with its\n"
         "optimizer state OUT.ckpt.onnx.optim.npy); --resume continues from it. Without\n"
         "--resume, training starts over and overwrites the checkpoint. Progress (loss and\n"
-        "accuracy) goes to stderr.",
+        "accuracy) goes to stderr.\n\n"
+        "MODEL may be a PTQ result (`nnquant quantize` output, or a QDQ model): training then\n"
+        "starts from its weights (BatchNorm folded, CLE applied) and its quantizers start on\n"
+        "its clipping ranges (LSQ step = range / Qp, CG-PACT alpha = range) instead of being\n"
+        "initialized from data.",
         1, pos, opts, sizeof opts / sizeof opts[0],
         "example (W4A4 LSQ, 2 epochs):\n"
         "  FM=/usr/share/datasets/fashion-mnist\n"
