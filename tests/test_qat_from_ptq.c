@@ -32,13 +32,28 @@ static nq_graph *ptq(const char *model, const nq_dataset *calib, int bits, int f
     return g;
 }
 
+/* The float graph of a PTQ model q and its ranges. */
+static nq_graph *start(nq_graph *q, nq_qat_ranges **r, const char *model)
+{
+    nq_error e = {0};
+    nq_graph *f = NULL;
+    if (nq_qat_from_quantized(q, &f, r, &e) != NQ_OK) fprintf(stderr, "%s: %s\n", model, e.msg);
+    REQUIRE(f != NULL);
+    return f;
+}
+
+static void release(nq_graph *q, nq_graph *f, nq_qat_ranges *r)
+{
+    nq_graph_free(f);
+    nq_graph_free(q);
+    nq_qat_ranges_free(r);
+}
+
 static void check_lsq(const char *model, int bits, const nq_dataset *calib, const nq_dataset *test)
 {
     nq_error e = {0};
-    nq_graph *q = ptq(model, calib, bits, 0), *f = NULL;
     nq_qat_ranges *r = NULL;
-    if (nq_qat_from_quantized(q, &f, &r, &e) != NQ_OK) fprintf(stderr, "%s: %s\n", model, e.msg);
-    REQUIRE(f != NULL);
+    nq_graph *q = ptq(model, calib, bits, 0), *f = start(q, &r, model);
     CHECK(qt_count_op(f, "Quantizer") == 0 && qt_count_op(f, "QuantizeLinear") == 0 &&
           qt_count_op(f, "DequantizeLinear") == 0 && qt_count_op(f, "Clip") == 0);
     CHECK(strcmp(f->values[f->outputs[0]]->name, q->values[q->outputs[0]]->name) == 0);
@@ -76,17 +91,14 @@ static void check_lsq(const char *model, int bits, const nq_dataset *calib, cons
     }
     free(pq), free(pl), free(pd), free(pi);
     nq_graph_free(d);
-    nq_graph_free(f);
-    nq_graph_free(q);
-    nq_qat_ranges_free(r);
+    release(q, f, r);
 }
 
 static void check_sat(const nq_dataset *calib)
 {
     nq_error e = {0};
-    nq_graph *q = ptq("models/convnet.onnx", calib, 4, 0), *f = NULL;
     nq_qat_ranges *r = NULL;
-    REQUIRE(nq_qat_from_quantized(q, &f, &r, &e) == NQ_OK);
+    nq_graph *q = ptq("models/convnet.onnx", calib, 4, 0), *f = start(q, &r, "convnet");
     REQUIRE(nq_sat_insert_sat_nodes(f, 1, &e) == NQ_OK);
     REQUIRE(nq_sat_insert_param_quantizers(f, 4, NQ_DOREFA_SYMMETRIC, &e) == NQ_OK);
     REQUIRE(nq_sat_insert_activ_quantizers(f, 4, 8.0f, &e) == NQ_OK);
@@ -98,9 +110,7 @@ static void check_sat(const nq_dataset *calib)
             moved += *(const float *)f->values[f->nodes[i]->inputs[1]]->init->data != 8.0f;
     printf("SAT: %d of %d CG-PACT alphas on PTQ ranges (%d/%d quantizers set)\n", moved, pacts, set, total);
     CHECK(pacts > 0 && moved == pacts);
-    nq_graph_free(f);
-    nq_graph_free(q);
-    nq_qat_ranges_free(r);
+    release(q, f, r);
 }
 
 static void check_errors(const nq_dataset *calib)
