@@ -484,7 +484,10 @@ typedef enum { G_S8S8, G_S8U8, G_S16S32, G_S16S64, G_KINDS } gemm_kind;
 static const char *const kind_names[G_KINDS] = {"s8s8s32", "s8u8s32", "s16s16s32", "s16s16s64"};
 
 /* Fills a buffer of `count` elements of the kind's A or B type; mode 1
- * puts the most negative value everywhere (largest products, int32 wrap). */
+ * puts the most negative value everywhere (largest products, int32 wrap).
+ * int16 only: mode 2 draws from values at the edges of the range and of
+ * the s64 kernels' high/low byte split (a = 256*hi + lo, lo in [-128, 127]);
+ * mode 3 puts -32640 (lo = -128, hi = -127) in A and -32768 in B. */
 static void fill_operand(gemm_kind kind, int is_b, void *p, int64_t count, int mode)
 {
     if (kind == G_S8S8 || (kind == G_S8U8 && !is_b)) {
@@ -495,9 +498,14 @@ static void fill_operand(gemm_kind kind, int is_b, void *p, int64_t count, int m
         uint8_t *v = p;
         for (int64_t i = 0; i < count; i++) v[i] = mode ? UINT8_MAX : (uint8_t)irand(0, UINT8_MAX);
     } else {
+        static const int16_t edges[] = {INT16_MIN, INT16_MAX, -32640, 32640, 32639, -32641,
+                                        -129, -128, 127, 128, -1, 0, 255, -256};
         int16_t *v = p;
         for (int64_t i = 0; i < count; i++)
-            v[i] = mode ? INT16_MIN : (int16_t)irand(INT16_MIN, INT16_MAX);
+            v[i] = mode == 1   ? INT16_MIN
+                   : mode == 2 ? edges[irand(0, (int64_t)NELEM(edges) - 1)]
+                   : mode == 3 ? (is_b ? INT16_MIN : -32640)
+                               : (int16_t)irand(INT16_MIN, INT16_MAX);
     }
 }
 
@@ -647,6 +655,16 @@ static void test_gemm(void)
             static const int64_t ks[] = {1, 2, 3, 4, 5, 64, 300, 1000};
             for (size_t i = 0; i < NELEM(ks) && !failed; i++)
                 if (!check_gemm((gemm_kind)kind, tb, 9, 37, ks[i], 1, 1, 1)) failed = 1;
+        }
+    /* int16: edge values and the int64 kernels' K blocks (<= 480 products
+     * of at most 2^22 summed in int32, then widened) */
+    for (int kind = G_S16S32; kind <= G_S16S64 && !failed; kind++)
+        for (int mode = 1; mode <= 3 && !failed; mode++) {
+            static const int64_t ks[] = {31, 479, 480, 481, 512, 961, 3000};
+            for (size_t i = 0; i < NELEM(ks) && !failed; i++)
+                if (!check_gemm((gemm_kind)kind, (int)(i % 2), 6, 9, ks[i], (int64_t)(i % 3),
+                                (int)(i % 2), mode))
+                    failed = 1;
         }
     if (!failed && !check_gemm(G_S8S8, 0, 2, 5, 140000, 0, 1, 1)) failed = 1;
     if (!failed && !check_gemm(G_S8S8, 1, 2, 5, 140000, 0, 0, 1)) failed = 1;

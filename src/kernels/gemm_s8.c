@@ -15,6 +15,9 @@
  *    in registers and adds a[r] * b[0..31] for each k (i, k, j order).
  *    Used with AVX2 / AVX-512 when B is [K,N] and K is small (the first
  *    conv layer: K = 27), where the dot tiles' horizontal sums dominate.
+ * int64 sums (int16 x int16) run the same int32 tiles (both families) on
+ * A split into signed bytes, a = 256*hi + lo, in K blocks short enough
+ * that the int32 sums are exact, widened once per block (see split_widen).
  * Integer sums are associative, so every variant equals the _ref triple
  * loop bit for bit; tests run each available variant against it.
  *
@@ -138,6 +141,25 @@ static void transpose_8cols(const unsigned char *src, int64_t lds, int64_t kc, u
     for (; k < kc; k++)
         for (int c = 0; c < 8; c++) tmp[c * ldt + k] = src[k * lds + c];
 }
+
+/* The same for 4 columns of an int16 matrix, by 4 x 4 blocks in four
+ * 64-bit words (two rounds): dst[c][k] (row stride ldd) = src[k][c]. */
+static void transpose_4cols_s16(const int16_t *src, int64_t lds, int64_t kc, int16_t *dst,
+                                int64_t ldd)
+{
+    int64_t k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        uint64_t r[4], t;
+        for (int i = 0; i < 4; i++) memcpy(&r[i], src + (k + i) * lds, 8);
+        t = ((r[0] >> 16) ^ r[1]) & 0x0000FFFF0000FFFFu, r[1] ^= t, r[0] ^= t << 16;
+        t = ((r[2] >> 16) ^ r[3]) & 0x0000FFFF0000FFFFu, r[3] ^= t, r[2] ^= t << 16;
+        t = ((r[0] >> 32) ^ r[2]) & 0x00000000FFFFFFFFu, r[2] ^= t, r[0] ^= t << 32;
+        t = ((r[1] >> 32) ^ r[3]) & 0x00000000FFFFFFFFu, r[3] ^= t, r[1] ^= t << 32;
+        for (int c = 0; c < 4; c++) memcpy(dst + c * ldd + k, &r[c], 8);
+    }
+    for (; k < kc; k++)
+        for (int c = 0; c < 4; c++) dst[c * ldd + k] = src[k * lds + c];
+}
 #else
 #define NQ_INT_SWAR_TRANSPOSE 0
 #endif
@@ -145,8 +167,9 @@ static void transpose_8cols(const unsigned char *src, int64_t lds, int64_t kc, u
 /* Dot family, B: bp[j][k] (row stride kcp) = op(B)[k0 + k][j0 + j] for
  * j < nc, rounded up to a multiple of NR with zero columns; the columns
  * kc..kcp-1 are zero. Not transposed, B is read row by row: bytes 8
- * columns at a time through transpose_8cols and a widening copy, else
- * four columns at a time. */
+ * columns at a time through transpose_8cols and a widening copy, int16
+ * 4 columns at a time through transpose_4cols_s16, else four columns at a
+ * time. */
 #define DEFINE_PACK_B(T)                                                                         \
     static void pack_b_##T(int trans, const void *Bv, int64_t ldb, int64_t k0, int64_t kc,      \
                            int64_t kcp, int64_t j0, int64_t nc, int16_t *bp)                    \
@@ -165,6 +188,11 @@ static void transpose_8cols(const unsigned char *src, int64_t lds, int64_t kc, u
                     for (int64_t k = 0; k < kc; k++) d[k] = (int16_t)q[k];                      \
                 }                                                                               \
             }                                                                                   \
+        }                                                                                       \
+        if (!trans && sizeof(T) == 2 && NQ_INT_SWAR_TRANSPOSE) {                                \
+            for (; j + 4 <= nc; j += 4)                                                         \
+                transpose_4cols_s16((const int16_t *)(const void *)(B + k0 * ldb + j0 + j), ldb, \
+                                    kc, bp + j * kcp, kcp);                                     \
         }                                                                                       \
         if (trans) {                                                                            \
             for (; j < nc; j++) {                                                               \
@@ -242,6 +270,54 @@ DEFINE_PACK_B_OUTER(int8_t)
 DEFINE_PACK_B_OUTER(uint8_t)
 DEFINE_PACK_B_OUTER(int16_t)
 
+/* int16 A for int64 sums (see split_widen): a = 256*hi + lo with lo in
+ * [-128, 127], hi in [-128, 128]: v = a + 32768, hi = round(a / 256) (ties
+ * up), in 16-bit lane arithmetic that vectorizes on the baseline ISA. */
+static inline int16_t split_hi(int16_t a)
+{
+    const uint16_t v = (uint16_t)((uint16_t)a ^ 0x8000u);
+    return (int16_t)((v >> 8) + ((v >> 7) & 1) - 128);
+}
+static inline int16_t split_lo(int16_t a)
+{
+    const uint16_t v = (uint16_t)a;
+    return (int16_t)((v & 255) - ((v & 128) << 1));
+}
+
+/* Dot family, split A: rows in pairs, packed as hi(2p), hi(2p+1), lo(2p),
+ * lo(2p+1) (row stride kcp, 2*MR rows), zero outside the mr x kc block. */
+static void pack_a_split_int16_t(const void *Av, int64_t lda, int64_t i0, int64_t mr, int64_t k0,
+                                 int64_t kc, int64_t kcp, int16_t *ap)
+{
+    const int16_t *A = (const int16_t *)Av;
+    for (int64_t r = 0; r < MR; r++) {
+        int16_t *hi = ap + (r / 2 * 4 + r % 2) * kcp, *lo = hi + 2 * kcp;
+        const int64_t n = r < mr ? kc : 0;
+        const int16_t *src = A + (i0 + r) * lda + k0;
+        for (int64_t k = 0; k < n; k++) hi[k] = split_hi(src[k]), lo[k] = split_lo(src[k]);
+        memset(hi + n, 0, (size_t)(kcp - n) * sizeof *hi);
+        memset(lo + n, 0, (size_t)(kcp - n) * sizeof *lo);
+    }
+}
+
+/* Outer family, split A: strips of omr packed rows holding omr/2 rows of
+ * A, ap[k][r] = hi and ap[k][omr/2 + r] = lo of A[i0 + s + r][k0 + k]. */
+static void pack_a_outer_split_int16_t(const void *Av, int64_t lda, int64_t i0, int64_t mc,
+                                       int64_t omr, int64_t k0, int64_t kc, int32_t *ap)
+{
+    const int16_t *A = (const int16_t *)Av;
+    const int64_t h = omr / 2;
+    for (int64_t s = 0; s < mc; s += h, ap += kc * omr)
+        for (int64_t r = 0; r < h; r++) {
+            const int16_t *src = A + (i0 + s + r) * lda + k0;
+            for (int64_t k = 0; k < kc; k++) {
+                const int16_t a = s + r < mc ? src[k] : 0;
+                ap[k * omr + r] = split_hi(a);
+                ap[k * omr + h + r] = split_lo(a);
+            }
+        }
+}
+
 /* One operand-type combination: its packers. */
 typedef struct gemm_types {
     pack_a_fn pack_a;
@@ -256,6 +332,9 @@ static const gemm_types types_s8u8 = {pack_a_int8_t, pack_b_uint8_t, pack_a_oute
                                       pack_b_outer_uint8_t};
 static const gemm_types types_s16s16 = {pack_a_int16_t, pack_b_int16_t, pack_a_outer_int16_t,
                                         pack_b_outer_int16_t};
+/* int64 sums: A split (see split_widen). */
+static const gemm_types types_s16s16_split = {pack_a_split_int16_t, pack_b_int16_t,
+                                              pack_a_outer_split_int16_t, pack_b_outer_int16_t};
 
 /* ---- micro-kernels --------------------------------------------------- */
 
@@ -313,37 +392,6 @@ NQ_INT_ALWAYS_INLINE void dot_4x4_s32(int64_t kcp, const int16_t *ap, const int1
     out[12] = s30, out[13] = s31, out[14] = s32, out[15] = s33;
 }
 
-/* int64 sums (products fit in int32: |a*b| <= 2^30). */
-/* Products of int16 pairs: a0*b0 + a1*b1 lies in [-2^31 + 2^16, 2^31], so
- * the pair sum minus 2^16 is exact in int32 (computed wrapping in uint32):
- * the sums vectorize in 32-bit lanes and widen once per pair; the 2^16 per
- * pair is added back at the end (kcp is even: a multiple of KU). */
-#define PAIR_S32(a, b, k) \
-    (int32_t)((uint32_t)((a)[k] * (b)[k]) + (uint32_t)((a)[(k) + 1] * (b)[(k) + 1]) - 65536u)
-NQ_INT_ALWAYS_INLINE void dot_2x4_s64(int64_t kcp, const int16_t *ap, const int16_t *bp,
-                                      uint64_t *out)
-{
-    const int16_t *a0 = ap, *a1 = ap + kcp;
-    const int16_t *b0 = bp, *b1 = bp + kcp, *b2 = bp + 2 * kcp, *b3 = bp + 3 * kcp;
-    int64_t s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-    for (int64_t k = 0; k < kcp; k += 2) {
-        s00 += PAIR_S32(a0, b0, k);
-        s01 += PAIR_S32(a0, b1, k);
-        s02 += PAIR_S32(a0, b2, k);
-        s03 += PAIR_S32(a0, b3, k);
-        s10 += PAIR_S32(a1, b0, k);
-        s11 += PAIR_S32(a1, b1, k);
-        s12 += PAIR_S32(a1, b2, k);
-        s13 += PAIR_S32(a1, b3, k);
-    }
-    const uint64_t back = (uint64_t)(kcp / 2) << 16;
-    out[0] = (uint64_t)s00 + back, out[1] = (uint64_t)s01 + back;
-    out[2] = (uint64_t)s02 + back, out[3] = (uint64_t)s03 + back;
-    out[4] = (uint64_t)s10 + back, out[5] = (uint64_t)s11 + back;
-    out[6] = (uint64_t)s12 + back, out[7] = (uint64_t)s13 + back;
-}
-#undef PAIR_S32
-
 /* Outer family: out[r][c] = sum_k ap[k][r] * bp[k][c] for an ROWS x ONR
  * tile (ROWS a compile-time constant once inlined), the accumulators
  * living in vector registers across the k loop. The loop hints keep clang
@@ -378,8 +426,26 @@ typedef void (*dot_s32_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, in
                            uint32_t *out);
 typedef void (*dot_s64_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, int64_t mr,
                            uint64_t *out);
-/* An outer tile of the ISA's strip height: out[r*ONR + c]. */
+/* An outer tile of the ISA's strip height: out[r*ONR + c]; int64: from a
+ * strip of split A, half as many rows. */
 typedef void (*outer_s32_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, uint32_t *out);
+typedef void (*outer_s64_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, uint64_t *out);
+
+/* int64 dot tiles from the ISA's int32 ones on split A (pack_a_split_int16_t):
+ * |hi * b| and |lo * b| are at most 2^22, so over kcp <= KC64 (480 * 2^22 <
+ * 2^31) the int32 dot tiles hold the exact sums of the hi and lo rows, and
+ * sum a*b = 256 * sum hi*b + sum lo*b is formed once per K block in int64.
+ * t: n sums of hi rows, then the n matching sums of lo rows. */
+enum { KC64 = 480 };
+/* Its column blocks: twice as wide as NC (A, packed split per block, is
+ * repacked half as often); stack (NC64 + 2*MR) * KC64 int16 = 68 KiB. */
+enum { NC64 = 64 };
+NQ_INT_ALWAYS_INLINE void split_widen(const uint32_t *t, int n, uint64_t *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = (uint64_t)(int64_t)u32_to_s32(t[i]) * 256u +
+                 (uint64_t)(int64_t)u32_to_s32(t[n + i]);
+}
 
 /* Baseline and AVX2 (16 vector registers): dot tiles as two 2x4 passes,
  * 8 accumulators each; AVX-512 (32 registers): one 4x4 pass. */
@@ -389,17 +455,27 @@ typedef void (*outer_s32_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, u
     {                                                                                           \
         dot_2x4_s32(kcp, ap, bp, out);                                                          \
         if (mr > 2) dot_2x4_s32(kcp, ap + 2 * kcp, bp, out + 2 * NR);                           \
-    }                                                                                           \
+    }
+
+/* Each row pair of the split A is one 4 x NR int32 dot tile. */
+#define DEFINE_DOT_S64(SUFFIX, ATTR)                                                             \
     ATTR static void dot_s64_##SUFFIX(int64_t kcp, const int16_t *ap, const int16_t *bp,        \
                                       int64_t mr, uint64_t *out)                                \
     {                                                                                           \
-        dot_2x4_s64(kcp, ap, bp, out);                                                          \
-        if (mr > 2) dot_2x4_s64(kcp, ap + 2 * kcp, bp, out + 2 * NR);                           \
+        uint32_t t[MR * NR];                                                                    \
+        dot_s32_##SUFFIX(kcp, ap, bp, MR, t);                                                   \
+        split_widen(t, 2 * NR, out);                                                            \
+        if (mr > 2) {                                                                           \
+            dot_s32_##SUFFIX(kcp, ap + 4 * kcp, bp, MR, t);                                     \
+            split_widen(t, 2 * NR, out + 2 * NR);                                               \
+        }                                                                                       \
     }
 
 DEFINE_DOT_2X4(generic, )
+DEFINE_DOT_S64(generic, )
 #if NQ_INT_X86
 DEFINE_DOT_2X4(avx2, NQ_INT_TARGET_AVX2)
+DEFINE_DOT_S64(avx2, NQ_INT_TARGET_AVX2)
 
 NQ_INT_TARGET_AVX512VNNI static void dot_s32_avx512vnni(int64_t kcp, const int16_t *ap,
                                                         const int16_t *bp, int64_t mr,
@@ -411,27 +487,25 @@ NQ_INT_TARGET_AVX512VNNI static void dot_s32_avx512vnni(int64_t kcp, const int16
         dot_2x4_s32(kcp, ap, bp, out);
 }
 
-NQ_INT_TARGET_AVX512VNNI static void dot_s64_avx512vnni(int64_t kcp, const int16_t *ap,
-                                                        const int16_t *bp, int64_t mr,
-                                                        uint64_t *out)
-{
-    dot_2x4_s64(kcp, ap, bp, out);
-    if (mr > 2) dot_2x4_s64(kcp, ap + 2 * kcp, bp, out + 2 * NR);
-}
+DEFINE_DOT_S64(avx512vnni, NQ_INT_TARGET_AVX512VNNI)
 
 /* Outer tiles: 4 x 32 on AVX2 (16 ymm accumulators), 8 x 32 on AVX-512
  * (16 zmm accumulators). */
-NQ_INT_TARGET_AVX2 static void outer_s32_avx2(int64_t kc, const int32_t *ap, const int16_t *bp,
-                                              uint32_t *out)
-{
-    outer_tile_s32(kc, ap, bp, 4, out);
-}
-
-NQ_INT_TARGET_AVX512VNNI static void outer_s32_avx512vnni(int64_t kc, const int32_t *ap,
-                                                          const int16_t *bp, uint32_t *out)
-{
-    outer_tile_s32(kc, ap, bp, 8, out);
-}
+#define DEFINE_OUTER(SUFFIX, ATTR, ROWS)                                                          \
+    ATTR static void outer_s32_##SUFFIX(int64_t kc, const int32_t *ap, const int16_t *bp,       \
+                                        uint32_t *out)                                          \
+    {                                                                                           \
+        outer_tile_s32(kc, ap, bp, ROWS, out);                                                  \
+    }                                                                                           \
+    ATTR static void outer_s64_##SUFFIX(int64_t kc, const int32_t *ap, const int16_t *bp,       \
+                                        uint64_t *out)                                          \
+    {                                                                                           \
+        uint32_t t[(ROWS) * ONR];                                                               \
+        outer_tile_s32(kc, ap, bp, ROWS, t);                                                    \
+        split_widen(t, (ROWS) / 2 * ONR, out);                                                  \
+    }
+DEFINE_OUTER(avx2, NQ_INT_TARGET_AVX2, 4)
+DEFINE_OUTER(avx512vnni, NQ_INT_TARGET_AVX512VNNI, 8)
 #endif
 
 /* ---- ISA table and dispatch ------------------------------------------ */
@@ -441,6 +515,7 @@ typedef struct int_isa_impl {
     dot_s32_fn dot_s32;
     dot_s64_fn dot_s64;
     outer_s32_fn outer_s32; /* NULL: no outer family (no fast 32-bit vector multiply) */
+    outer_s64_fn outer_s64;
     int64_t outer_rows;     /* its strip height, <= OMR_MAX */
     int64_t outer_max_k;    /* B [K,N] with K <= this: outer family, else dot */
 } int_isa_impl;
@@ -449,14 +524,15 @@ typedef struct int_isa_impl {
  * the outer family wins for small K (no transpose, no horizontal sums,
  * e.g. a first conv layer with K = 27), the dot family from K ~ 128 on. */
 static const int_isa_impl isa_impls[NQ_INT_ISA_COUNT] = {
-    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, 0, 0},
+    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, NULL, 0, 0},
 #if NQ_INT_X86
-    [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2, 4, 128},
+    [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2, outer_s64_avx2, 4,
+                         128},
     [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", dot_s32_avx512vnni, dot_s64_avx512vnni,
-                               outer_s32_avx512vnni, 8, 128},
+                               outer_s32_avx512vnni, outer_s64_avx512vnni, 8, 128},
 #else
-    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, 0, 0},
-    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, 0, 0},
+    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, NULL, 0, 0},
+    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, NULL, 0, 0},
 #endif
 };
 
@@ -514,20 +590,21 @@ static const int_isa_impl *isa_impl(nq_int_isa isa)
 DEFINE_STORE_TILE(store_tile_s32, int32_t, uint32_t, u32_to_s32)
 DEFINE_STORE_TILE(store_tile_s64, int64_t, uint64_t, u64_to_s64)
 
-/* Dot family. Loop nest: NC-column blocks of B, K blocks (balanced, at
- * most KC), MR-row strips of A, NR-column tiles. */
-#define DEFINE_GEMM_DOT(NAME, CT, UT, TILE_T, STORE)                                               \
+/* Dot family. Loop nest: NMAX-column blocks of B, K blocks (balanced, at
+ * most KMAX), MR-row strips of A (packed in APR rows: MR, or 2*MR split),
+ * NR-column tiles. */
+#define DEFINE_GEMM_DOT(NAME, CT, UT, TILE_T, STORE, APR, KMAX, NMAX)                            \
     static void NAME(TILE_T tile, const gemm_types *ty, int trans_b, int64_t M, int64_t N,       \
                      int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,         \
                      const CT *bias, CT *C, int64_t ldc)                                        \
     {                                                                                           \
-        int16_t bp[NC * KC];                                                                    \
-        int16_t ap[MR * KC];                                                                    \
+        int16_t bp[(NMAX) * (KMAX)];                                                            \
+        int16_t ap[(APR) * (KMAX)];                                                             \
         UT t[MR * NR];                                                                          \
-        const int64_t nkb = (K + KC - 1) / KC;                                                  \
+        const int64_t nkb = (K + (KMAX) - 1) / (KMAX);                                          \
         const int64_t kcb = round_up((K + nkb - 1) / nkb, KU);                                  \
-        for (int64_t j0 = 0; j0 < N; j0 += NC) {                                                \
-            const int64_t nc = N - j0 < NC ? N - j0 : NC;                                       \
+        for (int64_t j0 = 0; j0 < N; j0 += (NMAX)) {                                            \
+            const int64_t nc = N - j0 < (NMAX) ? N - j0 : (NMAX);                               \
             for (int64_t k0 = 0; k0 < K; k0 += kcb) {                                           \
                 const int64_t kc = K - k0 < kcb ? K - k0 : kcb;                                 \
                 const int64_t kcp = round_up(kc, KU);                                           \
@@ -546,44 +623,49 @@ DEFINE_STORE_TILE(store_tile_s64, int64_t, uint64_t, u64_to_s64)
         }                                                                                       \
     }
 
-DEFINE_GEMM_DOT(gemm_dot_s32, int32_t, uint32_t, dot_s32_fn, store_tile_s32)
-DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64)
+DEFINE_GEMM_DOT(gemm_dot_s32, int32_t, uint32_t, dot_s32_fn, store_tile_s32, MR, KC, NC)
+DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 * MR, KC64, NC64)
 
-/* Outer family (B is [K,N]). Loop nest: K blocks, blocks of A rows
- * (packed once per K block), ONR-column panels of B (packed once per A
- * block), strips of omr rows. */
-static void gemm_outer_s32(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,
-                           int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,
-                           const int32_t *bias, int32_t *C, int64_t ldc)
-{
-    int32_t ap[OAP];
-    int16_t bp[OKC * ONR];
-    uint32_t t[OMR_MAX * ONR];
-    const int64_t omr = im->outer_rows;
-    const int64_t nkb = (K + OKC - 1) / OKC;
-    const int64_t kcb = (K + nkb - 1) / nkb;
-    for (int64_t k0 = 0; k0 < K; k0 += kcb) {
-        const int64_t kc = K - k0 < kcb ? K - k0 : kcb;
-        /* rows per A block: whole strips within OAP, balanced over M */
-        const int64_t mmax = OAP / kc / omr * omr;
-        const int64_t nmb = (M + mmax - 1) / mmax;
-        const int64_t mcb = round_up((M + nmb - 1) / nmb, omr);
-        for (int64_t i0 = 0; i0 < M; i0 += mcb) {
-            const int64_t mc = M - i0 < mcb ? M - i0 : mcb;
-            ty->pack_a_outer(A, lda, i0, mc, omr, k0, kc, ap);
-            for (int64_t j0 = 0; j0 < N; j0 += ONR) {
-                const int64_t nc = N - j0 < ONR ? N - j0 : ONR;
-                ty->pack_b_outer(B, ldb, k0, kc, j0, nc, bp);
-                for (int64_t s = 0; s < mc; s += omr) {
-                    const int64_t rows = mc - s < omr ? mc - s : omr;
-                    im->outer_s32(kc, ap + s * kc, bp, t);
-                    store_tile_s32(t, ONR, rows, nc, k0 == 0, bias ? bias + i0 + s : NULL,
-                                   C + (i0 + s) * ldc + j0, ldc);
-                }
-            }
-        }
+/* Outer family (B is [K,N]). Loop nest: K blocks (at most KMAX), blocks
+ * of A rows (packed once per K block), ONR-column panels of B (packed once
+ * per A block), strips of sr = omr / SPLIT rows of A (SPLIT 2: split A,
+ * each strip's tile from im->TILE). */
+#define DEFINE_GEMM_OUTER(NAME, CT, UT, KMAX, SPLIT, TILE, STORE)                                \
+    static void NAME(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,        \
+                     int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,         \
+                     const CT *bias, CT *C, int64_t ldc)                                        \
+    {                                                                                           \
+        int32_t ap[OAP];                                                                        \
+        int16_t bp[OKC * ONR];                                                                  \
+        UT t[OMR_MAX * ONR];                                                                    \
+        const int64_t omr = im->outer_rows, sr = omr / (SPLIT);                                 \
+        const int64_t nkb = (K + (KMAX) - 1) / (KMAX);                                          \
+        const int64_t kcb = (K + nkb - 1) / nkb;                                                \
+        for (int64_t k0 = 0; k0 < K; k0 += kcb) {                                               \
+            const int64_t kc = K - k0 < kcb ? K - k0 : kcb;                                     \
+            /* rows per A block: whole strips within OAP, balanced over M */                    \
+            const int64_t mmax = OAP / kc / omr * sr;                                           \
+            const int64_t nmb = (M + mmax - 1) / mmax;                                          \
+            const int64_t mcb = round_up((M + nmb - 1) / nmb, sr);                              \
+            for (int64_t i0 = 0; i0 < M; i0 += mcb) {                                           \
+                const int64_t mc = M - i0 < mcb ? M - i0 : mcb;                                 \
+                ty->pack_a_outer(A, lda, i0, mc, omr, k0, kc, ap);                              \
+                for (int64_t j0 = 0; j0 < N; j0 += ONR) {                                       \
+                    const int64_t nc = N - j0 < ONR ? N - j0 : ONR;                             \
+                    ty->pack_b_outer(B, ldb, k0, kc, j0, nc, bp);                               \
+                    for (int64_t s = 0; s < mc; s += sr) {                                      \
+                        const int64_t rows = mc - s < sr ? mc - s : sr;                         \
+                        im->TILE(kc, ap + s * (SPLIT) * kc, bp, t);                             \
+                        STORE(t, ONR, rows, nc, k0 == 0, bias ? bias + i0 + s : NULL,           \
+                              C + (i0 + s) * ldc + j0, ldc);                                    \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
     }
-}
+
+DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, uint32_t, OKC, 1, outer_s32, store_tile_s32)
+DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, uint64_t, KC64, 2, outer_s64, store_tile_s64)
 
 /* C = bias (or 0) when there is nothing to sum. */
 #define DEFINE_FILL_BIAS(NAME, CT)                                                                \
@@ -645,8 +727,12 @@ void nq_gemm_s16s16s64_isa(nq_int_isa isa, int trans_b, int64_t M, int64_t N, in
         fill_bias_s64(M, N, bias, C, ldc);
         return;
     }
-    gemm_dot_s64(isa_impl(isa)->dot_s64, &types_s16s16, trans_b, M, N, K, A, lda, B, ldb, bias,
-                 C, ldc);
+    const int_isa_impl *im = isa_impl(isa);
+    if (!trans_b && im->outer_s32 && K <= im->outer_max_k)
+        gemm_outer_s64(im, &types_s16s16_split, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    else
+        gemm_dot_s64(im->dot_s64, &types_s16s16_split, trans_b, M, N, K, A, lda, B, ldb, bias, C,
+                     ldc);
 }
 
 void nq_gemm_s8s8s32(int trans_b, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
