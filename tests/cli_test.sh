@@ -86,5 +86,23 @@ assert d['samples']==100 and len(d['layers'])>=6, d
 assert all(l['sqnr_db'] is None or l['sqnr_db']>20 for l in d['layers']), d['layers']" && ok || bad "compare --json: layers and SQNR"
 expect 1 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --precision nosuchnode=int4 -o "$T/q2.onnx"
 [ ! -e "$T/q2.onnx" ] && ok || bad "a failed quantize left an output file"
+# --bias-correction: listed, and it changes biases but not the structure
+expect 0 "$NQ" quantize --help
+grep -q -- "--bias-correction" "$T/out" && ok || bad "quantize --help lacks --bias-correction"
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
+  --clipping mse -o "$T/b0.onnx"
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
+  --clipping mse --bias-correction -o "$T/b1.onnx"
+/usr/bin/python3 - "$T/b0.onnx" "$T/b1.onnx" <<'PY' && ok || bad "--bias-correction: biases unchanged or structure changed"
+import sys, onnx
+from onnx import numpy_helper as nh
+a, b = (onnx.load(f).graph for f in sys.argv[1:])
+assert [n.op_type for n in a.node] == [n.op_type for n in b.node]
+ia = {i.name: nh.to_array(i) for i in a.initializer}
+ib = {i.name: nh.to_array(i) for i in b.initializer}
+assert ia.keys() == ib.keys()
+moved = [k for k in ia if ia[k].dtype.name == "int32" and ia[k].ndim == 1 and (ia[k] != ib[k]).any()]
+assert moved, "no int32 bias moved"
+PY
 
 finish cli

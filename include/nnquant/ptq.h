@@ -73,6 +73,7 @@ typedef struct nq_ptq_options {
     int dequantize;           /* 0: outputs are integers (1: float again) */
     int channel_wise;         /* 0: per-tensor weight scales (1: per output channel) */
     int equalize;             /* 1: cross-layer equalization where applicable */
+    int bias_correction;      /* 0: empirical bias correction (nq_bias_correction) */
     double cle_target_delta;  /* 0.01 */
     int verbose;              /* 0 */
     int64_t batch;            /* calibration batch size (64) */
@@ -168,6 +169,24 @@ nq_status nq_normalize_activations(nq_graph *g, const nq_ranges *ranges, nq_erro
  * be >= 0. Accumulator overflow is checked and reported. */
 nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, int no_quant,
                                          int optimize_signs, nq_error *err);
+
+/* Empirical bias correction (Nagel et al. 2019, "Data-Free Quantization",
+ * sec. 4.2), after quantize_normalized_network on a fake-quantized graph
+ * (fake rounding, not yet cast). `ref` is a copy of g taken just before
+ * quantize_normalized_network (the same graph in float, unrounded). For
+ * every affine node with a rounding weight and bias Quantizer, in
+ * topological order (so that upstream corrections are already in place),
+ * the mean per output channel c of its output over the calibration set is
+ * measured in g (E[y_q]) and in ref (E[y], brought to g's units by the ratio
+ * u_c of the two bias quantizer scales), and the float bias is moved by
+ *   b_c -= (E[y_q]_c - u_c E[y]_c) / s_c      (s_c: g's bias scale)
+ * before the bias Quantizer rounds it, so that the expected output error of
+ * the layer on the calibration data is zero. Nodes of the same name are
+ * matched; nodes without a bias are left alone. *corrected (may be NULL)
+ * receives the number of layers corrected. Cost: one calibration pass of
+ * ref, then one of g per corrected layer (stopped at that layer). */
+nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset *calib, const nq_ptq_options *o,
+                             int *corrected, nq_error *err);
 
 /* Appends a dequantizing Quantizer at every graph output. */
 nq_status nq_perform_dequantization(nq_graph *g, nq_error *err);

@@ -63,8 +63,12 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     STEP("compute_ranges", nq_compute_ranges(g, calib, 1, o, &ranges, err));
     STEP("adjust_ranges", nq_adjust_ranges(g, o->clipping, &ranges, calib, o, err));
     STEP("normalize_activations", nq_normalize_activations(g, &ranges, err));
+    nq_graph *ref = NULL; /* the float graph bias correction compares with */
+    if (o->bias_correction && !o->no_quant) STEP("clone_for_bias_correction", nq_graph_clone(g, &ref, err));
     STEP("quantize_normalized_network",
          nq_quantize_normalized_network(g, &ranges, o->no_quant, o->optimize_signs, err));
+    if (ref != NULL) STEP("bias_correction", nq_bias_correction(g, ref, calib, o, NULL, err));
+    nq_graph_free(ref);
     if (o->dequantize) STEP("perform_dequantization", nq_perform_dequantization(g, err));
     if (o->single_shift) {
         STEP("insert_compensation_nodes", nq_insert_compensation_nodes(g, o->no_quant, err));

@@ -4,6 +4,7 @@
 
 #include "nnquant/ops.h"
 #include "nnquant/ptq.h"
+#include "nnquant/run.h"
 
 /* How PTQ treats an operator. */
 typedef enum nq_ptq_kind {
@@ -92,5 +93,20 @@ nq_status nq_ptq_require_single_shift(nq_graph *g, nq_node *q, nq_error *err);
  * n_dt of them) compute in int32: integer coefficients, narrower inputs
  * widened by a Quantizer of scale 1. */
 nq_status nq_ptq_cast_compensation(nq_graph *g, const nq_dtype *dt, int n_dt, nq_error *err);
+
+/* An observer for a calibration pass (nq_ptq_calibrate): fn(user, ...)
+ * sees every value and returns nonzero to end the batch, either after
+ * setting *status (an error) or after setting *stopped (may be NULL: the
+ * rest of the batch is not needed; reset to 0 before each batch). */
+typedef struct nq_ptq_watch {
+    nq_observer_fn fn;
+    void *user;
+    const nq_status *status;
+    int *stopped;
+} nq_ptq_watch;
+/* Runs every calibration batch through g (one input) under w; reports
+ * progress as `stage` (NULL: none). */
+nq_status nq_ptq_calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                           const nq_ptq_watch *w, const char *stage, nq_error *err);
 
 #endif

@@ -56,9 +56,8 @@ static int observe(void *user, const nq_graph *g, const nq_node *node, int v, co
     return 0;
 }
 
-/* Runs every calibration batch through g with the observer in st. */
-static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
-                           calib_state *st, const char *stage, nq_error *err)
+nq_status nq_ptq_calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                           const nq_ptq_watch *w, const char *stage, nq_error *err)
 {
     if (g->n_inputs != 1)
         return nq_error_set(err, NQ_ERR_UNSUPPORTED, "calibration needs a model with one input (this one has %d)",
@@ -66,7 +65,7 @@ static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_
     nq_session_opts so = {.num_threads = o ? o->num_threads : 0};
     nq_session *s = NULL;
     nq_status r = nq_session_create(g, &so, &s, err);
-    if (r == NQ_OK) r = nq_session_add_observer(s, observe, st, err);
+    if (r == NQ_OK) r = nq_session_add_observer(s, w->fn, w->user, err);
     int64_t batch = o && o->batch > 0 ? o->batch : 64;
     const nq_value *in = g->values[g->inputs[0]];
     nq_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof(nq_tensor));
@@ -75,15 +74,28 @@ static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_
         int64_t count = calib->n - start < batch ? calib->n - start : batch;
         nq_tensor x = {0};
         r = nq_dataset_batch(calib, start, count, in->ndim, in->dims, &x, err);
+        if (w->stopped) *w->stopped = 0;
         if (r == NQ_OK) r = nq_session_run(s, &x, 1, outs, g->n_outputs, err);
-        if (r != NQ_OK && st->status != NQ_OK) r = st->status;
+        if (r != NQ_OK && *w->status != NQ_OK) r = *w->status;
+        if (r != NQ_OK && w->stopped && *w->stopped) { /* ended on purpose */
+            r = NQ_OK;
+            if (err) memset(err, 0, sizeof *err);
+        }
         nq_tensor_free(&x);
         for (int k = 0; k < g->n_outputs; k++) nq_tensor_free(&outs[k]);
-        if (r == NQ_OK && o && o->progress) o->progress(o->user, stage, start + count, calib->n);
+        if (r == NQ_OK && o && o->progress && stage) o->progress(o->user, stage, start + count, calib->n);
     }
     free(outs);
     nq_session_free(s);
     return r;
+}
+
+/* Runs every calibration batch through g with the observer in st. */
+static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                           calib_state *st, const char *stage, nq_error *err)
+{
+    nq_ptq_watch w = {observe, st, &st->status, NULL};
+    return nq_ptq_calibrate(g, calib, o, &w, stage, err);
 }
 
 static unsigned char *tracked_values(const nq_graph *g, int scaling_nodes_only)
