@@ -1,11 +1,13 @@
 /* Helpers of the PTQ unit tests: a fixed-seed generator and small graph
- * builders (values, random initializers, inputs, Gemm nodes). */
+ * builders (values, random initializers, inputs, Gemm nodes), one-batch runs. */
 #ifndef NQ_PTQ_TESTUTIL_H
 #define NQ_PTQ_TESTUTIL_H
 #include <stdint.h>
 #include <string.h>
 
 #include "nnquant/core.h"
+#include "nnquant/data.h"
+#include "nnquant/run.h"
 #include "nqtest.h"
 
 /* ---- fixed-seed generator (state in the caller) ---- */
@@ -76,6 +78,24 @@ static inline nq_node *gemm(nq_graph *g, const char *name, int x, int w, int b, 
     nq_node *n = node(g, "Gemm", name, b >= 0 ? 3 : 2, ins, y);
     REQUIRE(nq_node_set_int(n, "transB", trans_b) == NQ_OK);
     return n;
+}
+
+/* ---- running ---- */
+
+/* Runs g on the whole dataset in one batch; *y: the output (caller frees). */
+static inline void run_graph(const nq_graph *g, const nq_dataset *d, nq_tensor *y)
+{
+    nq_session *s = NULL;
+    nq_error err = {0};
+    nq_tensor x = {0};
+    const nq_value *in = g->values[g->inputs[0]];
+    nq_status st = nq_session_create(g, NULL, &s, &err);
+    if (st == NQ_OK) st = nq_dataset_batch(d, 0, d->n, in->ndim, in->dims, &x, &err);
+    if (st == NQ_OK) st = nq_session_run(s, &x, 1, y, 1, &err);
+    if (st != NQ_OK) fprintf(stderr, "run: %s\n", err.msg);
+    REQUIRE(st == NQ_OK);
+    nq_tensor_free(&x);
+    nq_session_free(s);
 }
 
 #endif

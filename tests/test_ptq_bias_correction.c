@@ -163,21 +163,6 @@ static nq_graph *residual_graph(uint64_t seed)
     return g;
 }
 
-static void run_graph(const nq_graph *g, const nq_dataset *d, nq_tensor *y)
-{
-    nq_session *s = NULL;
-    nq_error err = {0};
-    nq_tensor x = {0};
-    const nq_value *in = g->values[g->inputs[0]];
-    nq_status st = nq_session_create(g, NULL, &s, &err);
-    if (st == NQ_OK) st = nq_dataset_batch(d, 0, d->n, in->ndim, in->dims, &x, &err);
-    if (st == NQ_OK) st = nq_session_run(s, &x, 1, y, 1, &err);
-    if (st != NQ_OK) fprintf(stderr, "run: %s\n", err.msg);
-    REQUIRE(st == NQ_OK);
-    nq_tensor_free(&x);
-    nq_session_free(s);
-}
-
 static void test_pipeline(int channel_wise)
 {
     nq_dataset d;

@@ -130,22 +130,6 @@ static void folded_params(const nq_graph *g, const char *gemm_name, float *w, in
     nq_graph_free(c);
 }
 
-/* Runs g on the dataset in one batch; returns the output (caller frees). */
-static void run_graph(const nq_graph *g, const nq_dataset *d, nq_tensor *y)
-{
-    nq_session *s = NULL;
-    nq_error err = {0};
-    nq_tensor x = {0};
-    const nq_value *in = g->values[g->inputs[0]];
-    nq_status st = nq_session_create(g, NULL, &s, &err);
-    if (st == NQ_OK) st = nq_dataset_batch(d, 0, d->n, in->ndim, in->dims, &x, &err);
-    if (st == NQ_OK) st = nq_session_run(s, &x, 1, y, 1, &err);
-    if (st != NQ_OK) fprintf(stderr, "run: %s\n", err.msg);
-    REQUIRE(st == NQ_OK);
-    nq_tensor_free(&x);
-    nq_session_free(s);
-}
-
 /* ---- 1. Gemm -> scaling node: the known answer ---- */
 
 static void quantize_steps(nq_graph *g, const nq_dataset *d, int channel_wise)
