@@ -80,6 +80,29 @@ static inline nq_node *gemm(nq_graph *g, const char *name, int x, int w, int b, 
     return n;
 }
 
+/* x[N,4] -> fc1 -> h; z = Add(h, x); Relu; fc2 (3 outputs) -> y. Rows of
+ * W1 scaled by w1_gain[4] (NULL: 1). */
+static inline nq_graph *residual_graph(const char *name, uint64_t seed, const float *w1_gain)
+{
+    rng r = {seed};
+    nq_graph *g = nq_graph_create(name);
+    REQUIRE(g != NULL);
+    int64_t xd[2] = {-1, 4};
+    int x = add_input(g, "x", 2, xd);
+    int64_t w1d[2] = {4, 4}, b1d[1] = {4}, w2d[2] = {3, 4}, b2d[1] = {3};
+    int w1 = rand_init(g, "W1", 2, w1d, &r, w1_gain, NULL, w1_gain ? 4 : 0);
+    int b1 = rand_init(g, "b1", 1, b1d, &r, NULL, NULL, 0);
+    int w2 = rand_init(g, "W2", 2, w2d, &r, NULL, NULL, 0), b2 = rand_init(g, "b2", 1, b2d, &r, NULL, NULL, 0);
+    int h = val(g, "h"), z = val(g, "z"), a = val(g, "a"), y = val(g, "y");
+    gemm(g, "fc1", x, w1, b1, h, 1);
+    int add_in[2] = {h, x};
+    node(g, "Add", "add", 2, add_in, z);
+    node(g, "Relu", "relu", 1, &z, a);
+    gemm(g, "fc2", a, w2, b2, y, 1);
+    REQUIRE(nq_graph_add_output(g, y, NULL) == NQ_OK);
+    return g;
+}
+
 /* ---- running ---- */
 
 /* Runs g on the whole dataset in one batch; *y: the output (caller frees). */

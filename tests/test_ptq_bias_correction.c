@@ -23,6 +23,8 @@
 
 #define NF 4 /* features */
 #define NO 3 /* outputs */
+/* unbalanced rows of the residual graph's W1: coarse rounding on the small ones */
+static const float w1_gain[NF] = {1.0f, 0.5f, 0.1f, 0.03f};
 
 /* x[N,4] -> Gemm "fc" (3 outputs, rows of gain 1, 0.3, 0.05) -> y */
 static nq_graph *gemm_graph(uint64_t seed)
@@ -141,33 +143,11 @@ static void test_known_answer(int channel_wise)
     nq_tensor_free(&d.samples);
 }
 
-/* x[N,4] -> fc1 -> h; z = Add(h, x); Relu; fc2 (3 outputs) -> y */
-static nq_graph *residual_graph(uint64_t seed)
-{
-    rng r = {seed};
-    nq_graph *g = nq_graph_create("bc_residual");
-    REQUIRE(g != NULL);
-    int64_t xd[2] = {-1, NF};
-    int x = add_input(g, "x", 2, xd);
-    int64_t w1d[2] = {NF, NF}, b1d[1] = {NF}, w2d[2] = {NO, NF}, b2d[1] = {NO};
-    const float gain[NF] = {1.0f, 0.5f, 0.1f, 0.03f};
-    int w1 = rand_init(g, "W1", 2, w1d, &r, gain, NULL, NF), b1 = rand_init(g, "b1", 1, b1d, &r, NULL, NULL, 0);
-    int w2 = rand_init(g, "W2", 2, w2d, &r, NULL, NULL, 0), b2 = rand_init(g, "b2", 1, b2d, &r, NULL, NULL, 0);
-    int h = val(g, "h"), z = val(g, "z"), a = val(g, "a"), y = val(g, "y");
-    gemm(g, "fc1", x, w1, b1, h, 1);
-    int add_in[2] = {h, x};
-    node(g, "Add", "add", 2, add_in, z);
-    node(g, "Relu", "relu", 1, &z, a);
-    gemm(g, "fc2", a, w2, b2, y, 1);
-    REQUIRE(nq_graph_add_output(g, y, NULL) == NQ_OK);
-    return g;
-}
-
 static void test_pipeline(int channel_wise)
 {
     nq_dataset d;
     make_dataset(&d, 128, NF, 9);
-    nq_graph *f = residual_graph(5), *q = residual_graph(5);
+    nq_graph *f = residual_graph("bc_residual", 5, w1_gain), *q = residual_graph("bc_residual", 5, w1_gain);
     nq_tensor yf = {0}, yq = {0};
     REQUIRE(nq_ops_resolve(f, NULL) == NQ_OK);
     run_graph(f, &d, &yf);
@@ -190,7 +170,7 @@ static void test_pipeline(int channel_wise)
     CHECK(sqnr > 25.0);
 
     /* an empty calibration set is refused */
-    nq_graph *g = residual_graph(5);
+    nq_graph *g = residual_graph("bc_residual", 5, w1_gain);
     nq_dataset empty = {0};
     nq_error err = {0};
     CHECK(nq_bias_correction(g, f, &empty, NULL, NULL, &err) != NQ_OK);

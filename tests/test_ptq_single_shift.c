@@ -42,27 +42,6 @@ static nq_graph *gemm_graph(uint64_t seed)
     return g;
 }
 
-/* x[N,4] -> fc1 -> h; z = Add(h, x); Relu; fc2 (3 outputs) -> y */
-static nq_graph *residual_graph(uint64_t seed)
-{
-    rng r = {seed};
-    nq_graph *g = nq_graph_create("ss_residual");
-    REQUIRE(g != NULL);
-    int64_t xd[2] = {-1, 4};
-    int x = add_input(g, "x", 2, xd);
-    int64_t w1d[2] = {4, 4}, b1d[1] = {4}, w2d[2] = {3, 4}, b2d[1] = {3};
-    int w1 = rand_init(g, "W1", 2, w1d, &r, NULL, NULL, 0), b1 = rand_init(g, "b1", 1, b1d, &r, NULL, NULL, 0);
-    int w2 = rand_init(g, "W2", 2, w2d, &r, NULL, NULL, 0), b2 = rand_init(g, "b2", 1, b2d, &r, NULL, NULL, 0);
-    int h = val(g, "h"), z = val(g, "z"), a = val(g, "a"), y = val(g, "y");
-    gemm(g, "fc1", x, w1, b1, h, 1);
-    int add_in[2] = {h, x};
-    node(g, "Add", "add", 2, add_in, z);
-    node(g, "Relu", "relu", 1, &z, a);
-    gemm(g, "fc2", a, w2, b2, y, 1);
-    REQUIRE(nq_graph_add_output(g, y, NULL) == NQ_OK);
-    return g;
-}
-
 /* n random samples of 4 features in [-1, 1). */
 static void make_dataset(nq_dataset *d, int64_t n, uint64_t seed)
 {
@@ -235,7 +214,7 @@ static void test_gemm_known_answer(int channel_wise)
 
 static nq_graph *quantize_residual(const nq_dataset *d, int single_shift, int fake, int no_quant, int channel_wise)
 {
-    nq_graph *g = residual_graph(5);
+    nq_graph *g = residual_graph("ss_residual", 5, NULL);
     nq_ptq_options o;
     nq_ptq_options_default(&o);
     o.single_shift = single_shift;
@@ -297,7 +276,7 @@ static void test_residual_pipeline(int channel_wise)
 {
     nq_dataset d;
     make_dataset(&d, 128, 3);
-    nq_graph *flt = residual_graph(5);
+    nq_graph *flt = residual_graph("ss_residual", 5, NULL);
     nq_tensor yf = {0}, yq = {0}, yss_fake = {0}, yss_int = {0};
     run_graph(flt, &d, &yf);
     nq_graph *q = quantize_residual(&d, 0, 1, 0, channel_wise);
@@ -401,7 +380,7 @@ static void test_errors(void)
 {
     nq_dataset d;
     make_dataset(&d, 32, 4);
-    nq_graph *g = residual_graph(5);
+    nq_graph *g = residual_graph("ss_residual", 5, NULL);
     nq_ptq_options o;
     nq_ptq_options_default(&o);
     o.fake_quantize = 1;
