@@ -1,0 +1,312 @@
+/* Deterministic mutation fuzzing of the file loaders (ONNX import with
+ * what `nnquant info` does after it, NPY, IDX, gzip, datasets): seeded,
+ * bounded, reproducible; run under ASan/UBSan it must find no crash, leak
+ * or undefined behaviour, and every failure must carry a message naming the
+ * file (tests/fuzz_targets.h). Then one regression case per loader bug
+ * the fuzzers found.
+ *
+ * `test_fuzz_loaders ITERATIONS SEED` runs longer campaigns (default: a
+ * fixed seed and a budget that fits a sanitizer build in seconds). The same
+ * targets run under libFuzzer: tests/fuzz/README.md. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_targets.h"
+#include "nqtest.h"
+#include "test_onnx_pbenc.h"
+#include "test_onnx_util.h"
+
+/* ---- mutations ---------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005u + 1442695040888963407u;
+    return *s >> 17;
+}
+
+static size_t rng_below(uint64_t *s, size_t n) { return n ? (size_t)(rng_next(s) % n) : 0; }
+
+/* One to four mutations of buf (n bytes, capacity cap) in place; returns
+ * the new length. Bit flips, bytes set to boundary values, truncation,
+ * inflated 1/2/4-byte length fields (either byte order), varint inflation,
+ * byte insertion and deletion. `keep` leading bytes are left alone. */
+static size_t mutate(unsigned char *buf, size_t n, size_t cap, size_t keep, uint64_t *s)
+{
+    static const unsigned char special[] = {0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe};
+    int rounds = 1 + (int)rng_below(s, 4);
+    for (int r = 0; r < rounds && n > keep; r++) {
+        size_t pos = keep + rng_below(s, n - keep);
+        switch (rng_below(s, 9)) {
+        case 0: buf[pos] ^= (unsigned char)(1u << rng_below(s, 8)); break;
+        case 1: buf[pos] = special[rng_below(s, sizeof special)]; break;
+        case 2: n = pos; break; /* truncate */
+        case 3: buf[pos] = (unsigned char)(buf[pos] * 2 + 1); break;
+        case 4: /* a 32-bit field: huge, big- or little-endian */
+            if (pos + 4 <= n) {
+                static const uint32_t v[] = {0xffffffffu, 0x7fffffffu, 0x80000000u, 0x10000u, 0};
+                uint32_t x = v[rng_below(s, 5)];
+                int be = (int)rng_below(s, 2);
+                for (int k = 0; k < 4; k++)
+                    buf[pos + k] = (unsigned char)(x >> (be ? 24 - 8 * k : 8 * k));
+            }
+            break;
+        case 5: /* a protobuf varint made long: set continuation bits */
+            for (size_t k = pos; k < n && k < pos + 1 + rng_below(s, 9); k++) buf[k] |= 0x80;
+            break;
+        case 6: /* insert a byte */
+            if (n < cap) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                buf[pos] = special[rng_below(s, sizeof special)];
+                n++;
+            }
+            break;
+        case 7: /* delete a run */
+        {
+            size_t len = 1 + rng_below(s, 16);
+            if (len > n - pos) len = n - pos;
+            memmove(buf + pos, buf + pos + len, n - pos - len);
+            n -= len;
+            break;
+        }
+        default: /* a 16-bit field made huge */
+            if (pos + 2 <= n) buf[pos] = buf[pos + 1] = 0xff;
+            break;
+        }
+    }
+    return n;
+}
+
+/* ---- seeds -------------------------------------------------------------- */
+
+typedef struct seed {
+    unsigned char *b;
+    size_t n;
+} seed;
+
+static seed seed_of(pb *p)
+{
+    seed s = {p->b, p->n};
+    memset(p, 0, sizeof *p);
+    return s;
+}
+
+static seed seed_bytes(const void *d, size_t n)
+{
+    seed s = {malloc(n ? n : 1), n};
+    REQUIRE(s.b != NULL);
+    memcpy(s.b, d, n);
+    return s;
+}
+
+/* x[1,1,5,5] -> Conv(W[1,1,3,3], B) -> Relu -> Reshape([1,-1]) -> Gemm -> y */
+static seed onnx_seed_convnet(void)
+{
+    pb g = {0}, t = {0}, attrs = {0}, a = {0}, m = {0};
+    int64_t dw[4] = {1, 1, 3, 3}, dx[4] = {1, 1, 5, 5}, d1 = 1, d2 = 2, dg[2] = {2, 9},
+            dy[2] = {1, 2}, shape[2] = {1, -1};
+    float w[18] = {0};
+    pb_str(&g, G_NAME, "fz");
+    pb_str(&a, A_NAME, "kernel_shape");
+    pb_int(&a, A_INTS, 3);
+    pb_int(&a, A_INTS, 3);
+    pb_int(&a, A_TYPE, 7);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_str(&a, A_NAME, "pads");
+    for (int i = 0; i < 4; i++) pb_int(&a, A_INTS, 0);
+    pb_int(&a, A_TYPE, 7);
+    pb_msg(&attrs, N_ATTR, &a);
+    const char *cin[3] = {"x", "W", "B"}, *cout[1] = {"c"}, *rin[1] = {"c"}, *rout[1] = {"r"},
+               *sin[2] = {"r", "shape"}, *sout[1] = {"f"}, *gin[3] = {"f", "G", "GB"},
+               *gout[1] = {"y"};
+    pb_node(&g, "conv", "Conv", 3, cin, 1, cout, &attrs);
+    pb_node(&g, "relu", "Relu", 1, rin, 1, rout, NULL);
+    pb_node(&g, "reshape", "Reshape", 2, sin, 1, sout, NULL);
+    pb_str(&a, A_NAME, "transB");
+    pb_int(&a, A_I, 1);
+    pb_int(&a, A_TYPE, 2);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "gemm", "Gemm", 3, gin, 1, gout, &attrs);
+    pb_tensor_head(&t, "W", 1, 4, dw);
+    pb_bytes(&t, T_RAW, w, 36);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "B", 1, 1, &d1);
+    pb_float(&t, T_FLOAT, 0.5f);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "shape", 7, 1, &d2);
+    pb_int(&t, T_INT64, shape[0]);
+    pb_int(&t, T_INT64, shape[1]);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "G", 1, 2, dg);
+    pb_bytes(&t, T_RAW, w, sizeof w);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "GB", 1, 1, &d2);
+    pb_bytes(&t, T_RAW, w, 8);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 4, dx);
+    pb_value_info(&g, G_OUTPUT, "y", 1, 2, dy);
+    pb_model(&m, 8, 13, &g);
+    return seed_of(&m);
+}
+
+/* x[N,4] -> QuantizeLinear -> DequantizeLinear -> MaxPool-free chain of
+ * Transpose, Concat, Slice, Pad, Softmax: a QDQ model with more ops. */
+static seed onnx_seed_qdq(void)
+{
+    pb g = {0}, t = {0}, attrs = {0}, a = {0}, m = {0};
+    int64_t dx[2] = {-1, 4}, d0 = 0, d1 = 1;
+    pb_str(&g, G_NAME, "fzq");
+    const char *qin[3] = {"x", "s", "z"}, *qout[1] = {"q"}, *din[3] = {"q", "s", "z"},
+               *dout[1] = {"d"}, *tin[1] = {"d"}, *tout[1] = {"t"}, *cin[2] = {"t", "t"},
+               *cout[1] = {"c"}, *smin[1] = {"c"}, *smout[1] = {"y"};
+    pb_node(&g, "q", "QuantizeLinear", 3, qin, 1, qout, NULL);
+    pb_node(&g, "dq", "DequantizeLinear", 3, din, 1, dout, NULL);
+    pb_str(&a, A_NAME, "perm");
+    pb_int(&a, A_INTS, 1);
+    pb_int(&a, A_INTS, 0);
+    pb_int(&a, A_TYPE, 7);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "tr", "Transpose", 1, tin, 1, tout, &attrs);
+    pb_str(&a, A_NAME, "axis");
+    pb_int(&a, A_I, 1);
+    pb_int(&a, A_TYPE, 2);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "cat", "Concat", 2, cin, 1, cout, &attrs);
+    pb_str(&a, A_NAME, "axis");
+    pb_int(&a, A_I, -1);
+    pb_int(&a, A_TYPE, 2);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "sm", "Softmax", 1, smin, 1, smout, &attrs);
+    pb_tensor_head(&t, "s", 1, 0, &d0);
+    pb_float(&t, T_FLOAT, 0.1f);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "z", 3, 0, &d0);
+    pb_int(&t, T_INT32, 0);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, dx);
+    pb_value_info(&g, G_OUTPUT, "y", 1, -1, &d1);
+    pb_model(&m, 8, 13, &g);
+    return seed_of(&m);
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++) p[k] = (unsigned char)(v >> (24 - 8 * k));
+}
+
+/* Data seeds carry the fz_data mode byte first. */
+static seed data_seed_idx(unsigned char mode, int type, int rank, const uint32_t *dims,
+                          size_t elem)
+{
+    unsigned char b[256] = {mode, 0, 0, (unsigned char)type, (unsigned char)rank};
+    size_t n = 5, count = 1;
+    for (int i = 0; i < rank; i++, n += 4) {
+        put_be32(b + n, dims[i]);
+        count *= dims[i];
+    }
+    for (size_t i = 0; i < count * elem && n < sizeof b; i++) b[n++] = (unsigned char)(i * 7 % 10);
+    return seed_bytes(b, n);
+}
+
+static seed data_seed_npy(unsigned char mode, const char *descr, const char *shape, size_t bytes,
+                          int major)
+{
+    char dict[200];
+    int dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                      descr, shape);
+    size_t pre = major == 1 ? 10 : 12, hl = (size_t)dl + 1;
+    while ((pre + hl) % 16) hl++;
+    unsigned char b[512] = {mode, 0x93, 'N', 'U', 'M', 'P', 'Y', (unsigned char)major, 0};
+    size_t n = 9;
+    b[n++] = (unsigned char)(hl & 0xff);
+    b[n++] = (unsigned char)(hl >> 8);
+    if (major != 1) {
+        b[n++] = 0;
+        b[n++] = 0;
+    }
+    memcpy(b + n, dict, (size_t)dl);
+    memset(b + n + dl, ' ', hl - (size_t)dl - 1);
+    n += hl;
+    b[n - 1] = '\n';
+    for (size_t i = 0; i < bytes && n < sizeof b; i++) b[n++] = (unsigned char)(i % 3);
+    return seed_bytes(b, n);
+}
+
+/* ---- campaigns ---------------------------------------------------------- */
+
+static void campaign(const seed *seeds, int n_seeds, long iters, uint64_t rs, size_t keep,
+                     void (*target)(const unsigned char *, size_t, const char *),
+                     const char *arg)
+{
+    size_t cap = 0;
+    for (int i = 0; i < n_seeds; i++)
+        if (seeds[i].n + 64 > cap) cap = seeds[i].n + 64;
+    unsigned char *buf = malloc(cap);
+    REQUIRE(buf != NULL);
+    for (long it = 0; it < iters; it++) {
+        const seed *sd = &seeds[it % n_seeds];
+        memcpy(buf, sd->b, sd->n);
+        size_t n = it < n_seeds ? sd->n : mutate(buf, sd->n, cap, keep, &rs);
+        target(buf, n, arg);
+    }
+    free(buf);
+}
+
+static void onnx_target(const unsigned char *d, size_t n, const char *base_dir)
+{
+    fz_onnx(d, n, base_dir);
+}
+
+static void fuzz_onnx(long iters, uint64_t rs, const char *dir)
+{
+    seed seeds[3] = {onnx_seed_convnet(), onnx_seed_qdq(), {NULL, 0}};
+    unsigned char *buf;
+    size_t n;
+    nq_error err = {0};
+    int n_seeds = 2;
+    /* a real model too (its graph part: mutations of its weights tell little) */
+    if (nq_read_file("models/mlp.onnx", &buf, &n, &err) == NQ_OK) {
+        seeds[n_seeds++] = (seed){buf, n};
+    }
+    campaign(seeds, n_seeds, iters, rs, 0, onnx_target, dir);
+    for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
+}
+
+static void fuzz_data(long iters, uint64_t rs, const char *dir)
+{
+    const uint32_t d3[3] = {3, 4, 4}, d1[1] = {6}, d2[2] = {2, 3};
+    seed seeds[] = {
+        data_seed_idx(0, 0x08, 3, d3, 1),  data_seed_idx(1, 0x08, 3, d3, 1),
+        data_seed_idx(3, 0x08, 3, d3, 1),  data_seed_idx(8, 0x08, 1, d1, 1),
+        data_seed_idx(9, 0x08, 1, d1, 1),  data_seed_idx(0, 0x0D, 2, d2, 4),
+        data_seed_idx(0, 0x0E, 2, d2, 8),  data_seed_idx(0, 0x0B, 2, d2, 2),
+        data_seed_idx(10, 0x0C, 1, d1, 4),
+        data_seed_npy(0, "<f4", "(2, 3)", 24, 1), data_seed_npy(1, "<f4", "(3, 2, 2)", 48, 1),
+        data_seed_npy(4, ">f8", "(2, 3)", 48, 2), data_seed_npy(0, "<f2", "(2, 3)", 12, 3),
+        data_seed_npy(8, "<i8", "(6,)", 48, 1),   data_seed_npy(10, "<u8", "(6, 1)", 48, 1),
+        data_seed_npy(3, "|u1", "(3, 2)", 6, 1),  data_seed_npy(0, "<u2", "(2, 3)", 12, 1),
+        data_seed_npy(0, "|b1", "(2, 3)", 6, 1),  data_seed_npy(9, ">u4", "(6,)", 24, 1),
+    };
+    int n_seeds = (int)(sizeof seeds / sizeof seeds[0]);
+    char *path = tu_path(dir, "fuzz.bin");
+    campaign(seeds, n_seeds, iters, rs, 1, fz_data, path);
+    /* the mode byte too: gzip on/off, limits, labels */
+    campaign(seeds, n_seeds, iters / 8, rs ^ 0x5bd1e995u, 0, fz_data, path);
+    free(path);
+    for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
+}
+
+/* ---- regressions -------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
+    uint64_t rs = argc > 2 ? strtoull(argv[2], NULL, 10) : 20261206u;
+    char *dir = tu_mkdtemp();
+    fuzz_onnx(iters, rs, dir);
+    fuzz_data(iters, rs, dir);
+    tu_rmtree(dir);
+    TEST_MAIN_END();
+}
