@@ -300,6 +300,64 @@ static void fuzz_data(long iters, uint64_t rs, const char *dir)
 
 /* ---- regressions -------------------------------------------------------- */
 
+/* Loads a model that must import, then fails QDQ conversion with `needle`
+ * in the message. */
+static void expect_qdq_fail(pb *m, const char *needle)
+{
+    nq_graph *g = NULL;
+    nq_error err = {0};
+    REQUIRE(nq_onnx_load_buffer(m->b, m->n, NULL, &g, &err) == NQ_OK);
+    CHECK(nq_graph_is_qdq(g));
+    nq_status s = nq_qdq_import(g, &err);
+    if (s == NQ_OK || strstr(err.msg, needle) == NULL) {
+        fprintf(stderr, "QDQ import: status %d, message '%s', expected '%s'\n", (int)s, err.msg,
+                needle);
+        CHECK(0);
+    }
+    nq_graph_free(g);
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* QDQ import read values[-1] for an absent ("") data input or weight, and
+ * scale[0] of an empty scale (fuzz: heap-buffer-overflow in do_node). */
+static void test_qdq_absent_inputs(void)
+{
+    pb g = {0}, t = {0}, m = {0};
+    int64_t d0 = 0, d2[2] = {1, 2};
+    /* DequantizeLinear("", s) */
+    const char *dq_in[2] = {"", "s"}, *dq_out[1] = {"y"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "dq", "DequantizeLinear", 2, dq_in, 1, dq_out, NULL);
+    pb_tensor_head(&t, "s", 1, 0, &d0);
+    pb_float(&t, T_FLOAT, 0.5f);
+    pb_msg(&g, G_INIT, &t);
+    pb_model(&m, 8, 13, &g);
+    expect_qdq_fail(&m, "missing data input");
+    /* QuantizeLinear(x, s[0]) */
+    const char *q_in[2] = {"x", "s"}, *q_out[1] = {"q"}, *dq2_in[2] = {"q", "s"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
+    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq_out, NULL);
+    pb_tensor_head(&t, "s", 1, 1, &d0);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
+    pb_model(&m, 8, 13, &g);
+    expect_qdq_fail(&m, "scale is empty");
+    /* MatMul(DQ(Q(x)), "") */
+    const char *mm_in[2] = {"d", ""}, *dq3_out[1] = {"d"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
+    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
+    pb_node(&g, "mm", "MatMul", 2, mm_in, 1, dq_out, NULL);
+    pb_tensor_head(&t, "s", 1, 0, &d0);
+    pb_float(&t, T_FLOAT, 0.5f);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
+    pb_model(&m, 8, 13, &g);
+    expect_qdq_fail(&m, "weights/bias must come from DequantizeLinear");
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
@@ -307,6 +365,7 @@ int main(int argc, char **argv)
     char *dir = tu_mkdtemp();
     fuzz_onnx(iters, rs, dir);
     fuzz_data(iters, rs, dir);
+    test_qdq_absent_inputs();
     tu_rmtree(dir);
     TEST_MAIN_END();
 }

@@ -65,11 +65,14 @@ static int is_default_domain(const nq_node *n)
  * all 0) of a QuantizeLinear/DequantizeLinear; *qt the integer type. */
 static nq_status qdq_params(ip *x, const nq_node *n, const nq_tensor **scale, nq_dtype *qt)
 {
+    if (n->n_inputs < 1 || n->inputs[0] < 0) return ifail(x, n, NQ_ERR_INVALID_ARG, "missing data input");
+    if (n->n_outputs < 1 || n->outputs[0] < 0) return ifail(x, n, NQ_ERR_INVALID_ARG, "missing output");
     if (n->n_inputs < 2 || n->inputs[1] < 0) return ifail(x, n, NQ_ERR_INVALID_ARG, "missing scale input");
     const nq_tensor *s = nq_qdq_const_input(x->src, n, 1);
     if (s == NULL)
         return ifail(x, n, NQ_ERR_UNSUPPORTED, "scale is not a constant (initializer)");
     if (s->dtype != NQ_DTYPE_FLOAT32) return ifail(x, n, NQ_ERR_UNSUPPORTED, "scale is not float32");
+    if (nq_tensor_numel(s) < 1) return ifail(x, n, NQ_ERR_INVALID_ARG, "scale is empty");
     for (int64_t i = 0; i < nq_tensor_numel(s); i++) {
         float v = ((const float *)s->data)[i];
         if (!(v > 0) || !isfinite(v)) return ifail(x, n, NQ_ERR_DATA, "scale is not a positive finite number");
@@ -220,7 +223,7 @@ static nq_status do_quantize(ip *x, const nq_node *n)
 /* An integer copy of a DequantizeLinear'd constant, and its scale. */
 static int dq_const(ip *x, const nq_node *n, int v, nq_dtype want, const nq_tensor **scale, int *axis)
 {
-    const nq_node *d = x->dq[v];
+    const nq_node *d = v >= 0 ? x->dq[v] : NULL;
     const nq_tensor *c = d ? nq_qdq_const_input(x->src, d, 0) : NULL;
     nq_dtype qt;
     if (c == NULL) {
@@ -507,6 +510,7 @@ static nq_status do_node(ip *x, const nq_node *n)
         else second = p;
     }
     if (nq == 0) return do_float(x, n);
+    if (n->n_outputs < 1 || n->outputs[0] < 0) return ifail(x, n, NQ_ERR_INVALID_ARG, "missing output");
     if (!dflt) return ifail(x, n, NQ_ERR_UNSUPPORTED, "custom-domain node on quantized inputs");
     if ((strcmp(op, "Conv") == 0 || strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0) &&
         int_src(x, n->inputs[0]) == first && nq == 1)
