@@ -358,6 +358,24 @@ static void test_qdq_absent_inputs(void)
     expect_qdq_fail(&m, "weights/bias must come from DequantizeLinear");
 }
 
+/* An IDX file of 2^31 samples shaped [0, 5]: no bytes of data, but the
+ * dataset loop ran over every empty sample (fuzz: timeout). */
+static void test_empty_samples(const char *dir)
+{
+    static const unsigned char idx[] = {0, 0, 0x08, 3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+    char *path = tu_path(dir, "empty_samples.idx");
+    REQUIRE(fz_write(path, idx, sizeof idx, 0));
+    nq_dataset *d = NULL;
+    nq_error err = {0};
+    CHECK(nq_dataset_load(path, NULL, NULL, 0, &d, &err) == NQ_ERR_SHAPE && d == NULL);
+    CHECK(strstr(err.msg, path) != NULL && strstr(err.msg, "no values") != NULL);
+    nq_tensor t;
+    CHECK_OK(nq_idx_load(path, &t, NULL)); /* an empty array is still a valid IDX file */
+    CHECK(nq_tensor_numel(&t) == 0);
+    nq_tensor_free(&t);
+    free(path);
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
@@ -366,6 +384,7 @@ int main(int argc, char **argv)
     fuzz_onnx(iters, rs, dir);
     fuzz_data(iters, rs, dir);
     test_qdq_absent_inputs();
+    test_empty_samples(dir);
     tu_rmtree(dir);
     TEST_MAIN_END();
 }

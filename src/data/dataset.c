@@ -115,6 +115,8 @@ nq_status nq_dataset_load(const char *data_path, const char *labels_path,
     if (raw.ndim < 1 || raw.dims[0] == 0)
         s = nq_error_set(err, NQ_ERR_SHAPE, "%s: no samples (shape %s; expected [N, ...])",
                          data_path, sh);
+    else if (nq_tensor_numel(&raw) == 0) /* else N (up to 2^32 in IDX) empty samples */
+        s = nq_error_set(err, NQ_ERR_SHAPE, "%s: samples have no values (shape %s)", data_path, sh);
     else if (raw.dtype == NQ_DTYPE_BOOL)
         s = nq_error_set(err, NQ_ERR_UNSUPPORTED, "%s: boolean samples are not supported",
                          data_path);
