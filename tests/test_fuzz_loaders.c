@@ -358,6 +358,44 @@ static void test_qdq_absent_inputs(void)
     expect_qdq_fail(&m, "weights/bias must come from DequantizeLinear");
 }
 
+/* A one-node opset-11 model x[2,4] -> op -> outputs, with one FLOATS
+ * attribute `attr` where the op wants INTS: shape inference must fail with
+ * a message, not read the missing integer list. */
+static void expect_attr_type_fail(const char *op, const char *attr, int n_out)
+{
+    pb g = {0}, attrs = {0}, a = {0}, m = {0};
+    int64_t dx[2] = {2, 4};
+    const char *in[1] = {"x"}, *out[2] = {"y", "z"};
+    pb_str(&g, G_NAME, "g");
+    pb_str(&a, A_NAME, attr);
+    pb_float(&a, A_FLOATS, 1.0f);
+    pb_float(&a, A_FLOATS, 1.0f);
+    pb_int(&a, A_TYPE, 6); /* FLOATS */
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "n", op, 1, in, n_out, out, &attrs);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, dx);
+    pb_model(&m, 6, 11, &g);
+    nq_graph *gr = NULL;
+    nq_error err = {0};
+    REQUIRE(nq_onnx_load_buffer(m.b, m.n, NULL, &gr, &err) == NQ_OK);
+    nq_status s = nq_graph_infer_shapes(gr, 1, &err);
+    if (s == NQ_OK || strstr(err.msg, "must be a list of integers") == NULL) {
+        fprintf(stderr, "%s with FLOATS '%s': status %d, message '%s'\n", op, attr, (int)s, err.msg);
+        CHECK(0);
+    }
+    nq_graph_free(gr);
+    free(m.b);
+}
+
+/* Unsqueeze/Squeeze 'axes' and Split 'split' (opset < 13) were read as
+ * integer lists whatever their type (fuzz: NULL dereference). */
+static void test_attr_types(void)
+{
+    expect_attr_type_fail("Unsqueeze", "axes", 1);
+    expect_attr_type_fail("Squeeze", "axes", 1);
+    expect_attr_type_fail("Split", "split", 2);
+}
+
 /* An IDX file of 2^31 samples shaped [0, 5]: no bytes of data, but the
  * dataset loop ran over every empty sample (fuzz: timeout). */
 static void test_empty_samples(const char *dir)
@@ -385,6 +423,7 @@ int main(int argc, char **argv)
     fuzz_data(iters, rs, dir);
     test_qdq_absent_inputs();
     test_empty_samples(dir);
+    test_attr_types();
     tu_rmtree(dir);
     TEST_MAIN_END();
 }

@@ -79,6 +79,8 @@ static nq_status split_sizes_source(const nq_kctx *c, const nq_tensor **t, const
 {
     *t = NULL;
     *a = c->opset < 13 ? nq_node_attr(c->node, "split") : NULL;
+    if (*a != NULL && (*a)->type != NQ_ATTR_INTS)
+        return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "attribute 'split' must be a list of integers");
     if (*a != NULL || nq_mv_in(c, 1) == NULL) return NQ_OK;
     *t = nq_mv_in(c, 1);
     if ((*t)->dtype != NQ_DTYPE_INT64 && (*t)->dtype != NQ_DTYPE_INT32)

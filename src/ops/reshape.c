@@ -105,6 +105,8 @@ static nq_status read_axes(nq_kctx *c, int64_t *axes, int *n)
     if (c->opset < 13) {
         const nq_attr *a = nq_node_attr(c->node, "axes");
         if (a == NULL) return NQ_OK;
+        if (a->type != NQ_ATTR_INTS)
+            return nq_kctx_fail(c, NQ_ERR_INVALID_ARG, "attribute 'axes' must be a list of integers");
         if (a->n > NQ_MAX_DIMS)
             return nq_kctx_fail(c, NQ_ERR_SHAPE, "%d axes (at most %d)", a->n, NQ_MAX_DIMS);
         for (int i = 0; i < a->n; i++) axes[i] = a->ints[i];
