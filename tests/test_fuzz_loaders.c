@@ -396,6 +396,29 @@ static void test_attr_types(void)
     expect_attr_type_fail("Split", "split", 2);
 }
 
+/* A Constant node whose output is absent ("") was folded at plan time
+ * and wrote through a NULL output (fuzz: NULL dereference). */
+static void test_node_without_output(void)
+{
+    pb g = {0}, attrs = {0}, a = {0}, m = {0};
+    const char *out[1] = {""};
+    pb_str(&g, G_NAME, "g");
+    pb_str(&a, A_NAME, "value_float");
+    pb_float(&a, A_F, 1.0f);
+    pb_int(&a, A_TYPE, 1);
+    pb_msg(&attrs, N_ATTR, &a);
+    pb_node(&g, "c", "Constant", 0, NULL, 1, out, &attrs);
+    pb_model(&m, 8, 13, &g);
+    nq_graph *gr = NULL;
+    nq_error err = {0};
+    REQUIRE(nq_onnx_load_buffer(m.b, m.n, NULL, &gr, &err) == NQ_OK);
+    CHECK(nq_graph_infer_shapes(gr, 1, &err) != NQ_OK && strstr(err.msg, "'c' (Constant)") &&
+          strstr(err.msg, "no (first) output"));
+    CHECK(nq_graph_fold_constants(gr, &err) != NQ_OK && strstr(err.msg, "no (first) output"));
+    nq_graph_free(gr);
+    free(m.b);
+}
+
 /* An IDX file of 2^31 samples shaped [0, 5]: no bytes of data, but the
  * dataset loop ran over every empty sample (fuzz: timeout). */
 static void test_empty_samples(const char *dir)
@@ -424,6 +447,7 @@ int main(int argc, char **argv)
     test_qdq_absent_inputs();
     test_empty_samples(dir);
     test_attr_types();
+    test_node_without_output();
     tu_rmtree(dir);
     TEST_MAIN_END();
 }

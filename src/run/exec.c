@@ -10,6 +10,10 @@ nq_status nq_exec_node(const nq_graph *g, const nq_node *n, const nq_tensor *con
     if (def == NULL || def->infer == NULL)
         return nq_error_set(err, NQ_ERR_UNSUPPORTED, "node '%s': unsupported operator %s",
                             n->name, n->op_type);
+    /* every supported operator's first output is required (kernels write it) */
+    if (n->n_outputs < 1 || n->outputs[0] < 0 || out[0] == NULL)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "node '%s' (%s): has no (first) output",
+                            n->name, n->op_type);
     nq_kctx c = {
         .node = n,
         .opset = nq_graph_opset(g, n->domain),
