@@ -419,6 +419,44 @@ static void test_node_without_output(void)
     free(m.b);
 }
 
+/* Empty tensors whose other dims multiply past int64 (an initializer
+ * [0, 2^62, 2^62, 4], IDX [1, 0, 2^32-1 x3], NPY (1, 0, 2^40, 2^40)) were
+ * accepted, and Flatten's shape inference overflowed (fuzz: UBSan signed
+ * overflow). Now refused on load. */
+static void test_empty_huge_dims(const char *dir)
+{
+    pb g = {0}, t = {0}, m = {0};
+    int64_t dw[4] = {0, (int64_t)1 << 62, (int64_t)1 << 62, 4};
+    const char *in[1] = {"W"}, *out[1] = {"y"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "f", "Flatten", 1, in, 1, out, NULL);
+    pb_tensor_head(&t, "W", 1, 4, dw);
+    pb_bytes(&t, T_RAW, "", 0);
+    pb_msg(&g, G_INIT, &t);
+    pb_model(&m, 8, 13, &g);
+    nq_graph *gr = NULL;
+    nq_error err = {0};
+    CHECK(nq_onnx_load_buffer(m.b, m.n, NULL, &gr, &err) == NQ_ERR_PARSE && gr == NULL);
+    CHECK(strstr(err.msg, "initializer 'W'") && strstr(err.msg, "overflow"));
+    free(m.b);
+
+    static const unsigned char idx[] = {0, 0, 0x08, 5, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    char *path = tu_path(dir, "huge.idx");
+    REQUIRE(fz_write(path, idx, sizeof idx, 0));
+    nq_tensor x;
+    CHECK(nq_idx_load(path, &x, &err) != NQ_OK && strstr(err.msg, path) &&
+          strstr(err.msg, "too large"));
+    free(path);
+    seed npy = data_seed_npy(0, "<f4", "(1, 0, 1099511627776, 1099511627776)", 0, 1);
+    path = tu_path(dir, "huge.npy");
+    REQUIRE(fz_write(path, npy.b + 1, npy.n - 1, 0));
+    CHECK(nq_npy_load(path, &x, &err) != NQ_OK && strstr(err.msg, path) &&
+          strstr(err.msg, "too large"));
+    free(path);
+    free(npy.b);
+}
+
 /* An IDX file of 2^31 samples shaped [0, 5]: no bytes of data, but the
  * dataset loop ran over every empty sample (fuzz: timeout). */
 static void test_empty_samples(const char *dir)
@@ -448,6 +486,7 @@ int main(int argc, char **argv)
     test_empty_samples(dir);
     test_attr_types();
     test_node_without_output();
+    test_empty_huge_dims(dir);
     tu_rmtree(dir);
     TEST_MAIN_END();
 }

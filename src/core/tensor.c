@@ -26,13 +26,16 @@ nq_status nq_tensor_init(nq_tensor *t, nq_dtype dtype, int ndim, const int64_t *
                             ndim, NQ_MAX_DIMS);
     if ((unsigned)dtype >= NQ_DTYPE_COUNT || dtype == NQ_DTYPE_UNDEFINED)
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "undefined tensor dtype");
+    /* the product of the non-zero dims is bounded too, so that products of
+     * any subset of dims (per-sample sizes, strides) never overflow, even
+     * when a zero dim makes the tensor empty */
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0) return nq_error_set(err, NQ_ERR_SHAPE, "negative dimension %lld",
                                              (long long)dims[i]);
         if (dims[i] > 0 && n > (INT64_MAX / 16) / dims[i])
             return nq_error_set(err, NQ_ERR_SHAPE, "tensor too large");
-        n *= dims[i];
+        if (dims[i] > 0) n *= dims[i];
     }
     memset(t, 0, sizeof *t);
     t->dtype = dtype;
