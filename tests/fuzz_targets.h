@@ -83,7 +83,8 @@ static inline int fz_write(const char *path, const unsigned char *data, size_t s
 
 /* Data file bytes. The first byte picks the variant: bit 0 gzip the rest,
  * bits 1-2 the sample limit (0, 1, 3, 1000), bit 3 also load the file as
- * labels. Loads it with nq_npy_load, nq_idx_load and nq_dataset_load. */
+ * labels. Loads it with nq_npy_load, nq_idx_load, nq_onnx_load_tensor (a
+ * serialized TensorProto) and nq_dataset_load. */
 static inline void fz_data(const unsigned char *data, size_t size, const char *path)
 {
     if (size == 0) return;
@@ -100,6 +101,10 @@ static inline void fz_data(const unsigned char *data, size_t size, const char *p
     if (s == NQ_OK) nq_tensor_free(&t);
     memset(&err, 0, sizeof err);
     s = nq_idx_load(path, &t, &err);
+    fz_check_error(s, &err, path);
+    if (s == NQ_OK) nq_tensor_free(&t);
+    memset(&err, 0, sizeof err);
+    s = nq_onnx_load_tensor(path, &t, &err); /* as ONNX test folders' input_0.pb */
     fz_check_error(s, &err, path);
     if (s == NQ_OK) nq_tensor_free(&t);
     nq_preprocess prep;

@@ -234,6 +234,23 @@ static seed data_seed_npy(unsigned char mode, const char *descr, const char *sha
     return seed_bytes(b, n);
 }
 
+/* A serialized TensorProto (for nq_onnx_load_tensor), mode byte first. */
+static seed data_seed_tensor_pb(int dtype, int typed)
+{
+    pb t = {0};
+    int64_t dims[2] = {2, 2};
+    unsigned char mode = 0;
+    pb_put(&t, &mode, 1);
+    pb_tensor_head(&t, "t", dtype, 2, dims);
+    if (typed) {
+        for (int i = 0; i < 4; i++) pb_int(&t, T_INT32, i);
+    } else {
+        static const unsigned char raw[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        pb_bytes(&t, T_RAW, raw, sizeof raw);
+    }
+    return seed_of(&t);
+}
+
 /* ---- campaigns ---------------------------------------------------------- */
 
 static void campaign(const seed *seeds, int n_seeds, long iters, uint64_t rs, size_t keep,
@@ -288,6 +305,8 @@ static void fuzz_data(long iters, uint64_t rs, const char *dir)
         data_seed_npy(8, "<i8", "(6,)", 48, 1),   data_seed_npy(10, "<u8", "(6, 1)", 48, 1),
         data_seed_npy(3, "|u1", "(3, 2)", 6, 1),  data_seed_npy(0, "<u2", "(2, 3)", 12, 1),
         data_seed_npy(0, "|b1", "(2, 3)", 6, 1),  data_seed_npy(9, ">u4", "(6,)", 24, 1),
+        data_seed_tensor_pb(1, 0),                data_seed_tensor_pb(3, 1),
+        data_seed_tensor_pb(22, 1),
     };
     int n_seeds = (int)(sizeof seeds / sizeof seeds[0]);
     char *path = tu_path(dir, "fuzz.bin");
