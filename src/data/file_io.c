@@ -68,7 +68,9 @@ static nq_status gunzip(const char *path, const unsigned char *in, size_t in_siz
     if (in_size >= 18) { /* ISIZE of the last member: a good first guess */
         const unsigned char *t = in + in_size - 4;
         size_t isize = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
-        if (isize + 1 > cap && isize / 1032 <= in_size) cap = isize + 1; /* deflate ratio <= 1032 */
+        /* a corrupt ISIZE must not allocate much: trusted up to 16x the input
+         * (deflate reaches 1032x; beyond 16x the buffer grows as data comes) */
+        if (isize + 1 > cap && isize / 16 <= in_size) cap = isize + 1;
     }
     if (max < SIZE_MAX && cap > max + 1) cap = max + 1;
     unsigned char *out = malloc(cap);
