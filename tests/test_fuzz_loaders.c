@@ -6,8 +6,10 @@
  * the fuzzers found.
  *
  * `test_fuzz_loaders ITERATIONS SEED` runs longer campaigns (default: a
- * fixed seed and a budget that fits a sanitizer build in seconds). The same
- * targets run under libFuzzer: tests/fuzz/README.md. */
+ * fixed seed and a budget that fits a sanitizer build in seconds);
+ * `test_fuzz_loaders --write-seeds DIR` writes the seeds (onnx_*.onnx for
+ * the ONNX target, data_*.bin for the data target). The same targets run
+ * under libFuzzer: tests/fuzz/README.md. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -281,25 +283,24 @@ static void onnx_target(const unsigned char *d, size_t n, const char *base_dir)
     fz_onnx(d, n, base_dir);
 }
 
-static void fuzz_onnx(long iters, uint64_t rs, const char *dir)
+/* The ONNX seeds: two crafted models, and models/mlp.onnx when found. */
+static int onnx_seeds(seed *out)
 {
-    seed seeds[3] = {onnx_seed_convnet(), onnx_seed_qdq(), {NULL, 0}};
     unsigned char *buf;
     size_t n;
-    nq_error err = {0};
-    int n_seeds = 2;
-    /* a real model too (its graph part: mutations of its weights tell little) */
-    if (nq_read_file("models/mlp.onnx", &buf, &n, &err) == NQ_OK) {
-        seeds[n_seeds++] = (seed){buf, n};
-    }
-    campaign(seeds, n_seeds, iters, rs, 0, onnx_target, dir);
-    for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
+    int k = 0;
+    out[k++] = onnx_seed_convnet();
+    out[k++] = onnx_seed_qdq();
+    if (nq_read_file("models/mlp.onnx", &buf, &n, NULL) == NQ_OK) out[k++] = (seed){buf, n};
+    return k;
 }
 
-static void fuzz_data(long iters, uint64_t rs, const char *dir)
+#define N_DATA_SEEDS 22
+
+static int data_seeds(seed *out)
 {
     const uint32_t d3[3] = {3, 4, 4}, d1[1] = {6}, d2[2] = {2, 3};
-    seed seeds[] = {
+    seed seeds[N_DATA_SEEDS] = {
         data_seed_idx(0, 0x08, 3, d3, 1),  data_seed_idx(1, 0x08, 3, d3, 1),
         data_seed_idx(3, 0x08, 3, d3, 1),  data_seed_idx(8, 0x08, 1, d1, 1),
         data_seed_idx(9, 0x08, 1, d1, 1),  data_seed_idx(0, 0x0D, 2, d2, 4),
@@ -313,13 +314,51 @@ static void fuzz_data(long iters, uint64_t rs, const char *dir)
         data_seed_tensor_pb(1, 0),                data_seed_tensor_pb(3, 1),
         data_seed_tensor_pb(22, 1),
     };
-    int n_seeds = (int)(sizeof seeds / sizeof seeds[0]);
+    memcpy(out, seeds, sizeof seeds);
+    return N_DATA_SEEDS;
+}
+
+static void fuzz_onnx(long iters, uint64_t rs, const char *dir)
+{
+    seed seeds[3];
+    int n_seeds = onnx_seeds(seeds);
+    campaign(seeds, n_seeds, iters, rs, 0, onnx_target, dir);
+    for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
+}
+
+static void fuzz_data(long iters, uint64_t rs, const char *dir)
+{
+    seed seeds[N_DATA_SEEDS];
+    int n_seeds = data_seeds(seeds);
     char *path = tu_path(dir, "fuzz.bin");
     campaign(seeds, n_seeds, iters, rs, 1, fz_data, path);
     /* the mode byte too: gzip on/off, limits, labels */
     campaign(seeds, n_seeds, iters / 8, rs ^ 0x5bd1e995u, 0, fz_data, path);
     free(path);
     for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
+}
+
+/* --write-seeds DIR: the seeds as files, for libFuzzer (tests/fuzz/README.md). */
+static void write_seeds(const char *dir)
+{
+    seed seeds[N_DATA_SEEDS];
+    char name[64];
+    int n = onnx_seeds(seeds);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "onnx_%d.onnx", i);
+        char *path = tu_path(dir, name);
+        REQUIRE(fz_write(path, seeds[i].b, seeds[i].n, 0));
+        free(path);
+        free(seeds[i].b);
+    }
+    n = data_seeds(seeds);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "data_%d.bin", i);
+        char *path = tu_path(dir, name);
+        REQUIRE(fz_write(path, seeds[i].b, seeds[i].n, 0));
+        free(path);
+        free(seeds[i].b);
+    }
 }
 
 /* ---- regressions -------------------------------------------------------- */
@@ -527,6 +566,10 @@ static void test_empty_samples(const char *dir)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) {
+        write_seeds(argv[2]);
+        return 0;
+    }
     long iters = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
     uint64_t rs = argc > 2 ? strtoull(argv[2], NULL, 10) : 20261206u;
     char *dir = tu_mkdtemp();
