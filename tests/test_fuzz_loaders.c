@@ -383,7 +383,8 @@ static void expect_qdq_fail(pb *m, const char *needle)
 }
 
 /* QDQ import read values[-1] for an absent ("") data input or weight, and
- * scale[0] of an empty scale (fuzz: heap-buffer-overflow in do_node). */
+ * scale[0] of an empty scale (fuzz: heap-buffer-overflow in do_node); by
+ * review, the same for GlobalAveragePool and empty Clip bounds. */
 static void test_qdq_absent_inputs(void)
 {
     pb g = {0}, t = {0}, m = {0};
@@ -419,6 +420,32 @@ static void test_qdq_absent_inputs(void)
     pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
     pb_model(&m, 8, 13, &g);
     expect_qdq_fail(&m, "weights/bias must come from DequantizeLinear");
+    /* GlobalAveragePool("", DQ(Q(x))) read the shape of values[-1] */
+    const char *gap_in[2] = {"", "d"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
+    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
+    pb_node(&g, "gap", "GlobalAveragePool", 2, gap_in, 1, dq_out, NULL);
+    pb_tensor_head(&t, "s", 1, 0, &d0);
+    pb_float(&t, T_FLOAT, 0.5f);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
+    pb_model(&m, 8, 13, &g);
+    expect_qdq_fail(&m, "'gap'");
+    /* Clip(DQ(Q(x)), lo[0], hi) read lo[0] of an empty bound */
+    const char *clip_in[3] = {"d", "lo", "s"};
+    pb_str(&g, G_NAME, "g");
+    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
+    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
+    pb_node(&g, "clip", "Clip", 3, clip_in, 1, dq_out, NULL);
+    pb_tensor_head(&t, "s", 1, 0, &d0);
+    pb_float(&t, T_FLOAT, 0.5f);
+    pb_msg(&g, G_INIT, &t);
+    pb_tensor_head(&t, "lo", 1, 1, &d0);
+    pb_msg(&g, G_INIT, &t);
+    pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
+    pb_model(&m, 8, 13, &g);
+    expect_qdq_fail(&m, "Clip bounds must be constants with one value");
 }
 
 /* A one-node opset-11 model x[2,4] -> op -> outputs, with one FLOATS

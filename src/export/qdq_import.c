@@ -315,8 +315,8 @@ static nq_status do_affine(ip *x, const nq_node *n, int p)
 static int clip_bound(ip *x, const nq_node *n, int i, double s, nq_dtype dt, int upper)
 {
     const nq_tensor *b = nq_qdq_const_input(x->src, n, i);
-    if (b == NULL) {
-        ifail(x, n, NQ_ERR_UNSUPPORTED, "Clip bounds must be constants");
+    if (b == NULL || nq_tensor_numel(b) != 1) {
+        ifail(x, n, NQ_ERR_UNSUPPORTED, "Clip bounds must be constants with one value");
         return -1;
     }
     double v = nq_tensor_get(b, 0) / s;
@@ -517,7 +517,8 @@ static nq_status do_node(ip *x, const nq_node *n)
         return do_affine(x, n, first);
     if ((strcmp(op, "Add") == 0 || strcmp(op, "Sub") == 0) && nq == 2) return do_join(x, n, first, second);
     if (strcmp(op, "Concat") == 0) return do_concat(x, n);
-    if (strcmp(op, "GlobalAveragePool") == 0 && nq == 1) return do_gap(x, n, first);
+    if (strcmp(op, "GlobalAveragePool") == 0 && nq == 1 && int_src(x, n->inputs[0]) == first)
+        return do_gap(x, n, first);
     if (nq == 1 && int_src(x, n->inputs[0]) == first &&
         (in_list(op, int_pass_ops, sizeof int_pass_ops / sizeof *int_pass_ops) || strcmp(op, "Clip") == 0 ||
          strcmp(op, "ReduceSum") == 0))
