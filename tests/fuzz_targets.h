@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "nnquant/data.h"
@@ -69,6 +70,8 @@ static inline void fz_onnx(const unsigned char *data, size_t size, const char *b
 
 static inline int fz_write(const char *path, const unsigned char *data, size_t size, int gzip)
 {
+    /* a fresh file each time: ext4 flushes a truncated-and-rewritten one */
+    unlink(path);
     if (gzip) {
         gzFile f = gzopen(path, "wb1");
         if (f == NULL) return 0;
