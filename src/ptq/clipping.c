@@ -293,7 +293,9 @@ nq_status nq_clip_aa(const nq_histogram *h, int n_bits, int is_signed, float *cl
  *                + ln((N - O) / N).
  * Chunks 0..L-2 depend only on m, so each m costs L logs and each i O(1):
  * O(n) for the whole search. A chunk with P_J > 0 and Q_J = 0 (clipped
- * mass in an otherwise empty last chunk) makes KL infinite.
+ * mass in an otherwise empty last chunk) makes KL infinite. Exact zeros
+ * (n_zero) are left out of cnt_0: they are quantized exactly whatever the
+ * threshold.
  */
 nq_status nq_clip_kl(const nq_histogram *h, int n_bits, int is_signed, float *clip,
                      nq_error *err)
@@ -316,7 +318,9 @@ nq_status nq_clip_kl(const nq_histogram *h, int n_bits, int is_signed, float *cl
     double *C = buf, *Z = buf + n + 1, *L = buf + 2 * ((size_t)n + 1);
     C[0] = Z[0] = L[0] = 0.0; /* prefix sums of cnt, [cnt > 0], cnt ln cnt */
     for (int j = 0; j < n; j++) {
-        double v = (double)h->bins[j];
+        /* exact zeros (values a Relu cut) quantize exactly at any threshold:
+         * left in, their spike in bin 0 would pull the threshold down */
+        double v = (double)h->bins[j] - (j == 0 ? (double)h->n_zero : 0.0);
         C[j + 1] = C[j] + v;
         Z[j + 1] = Z[j] + (v > 0.0);
         L[j + 1] = L[j] + (v > 0.0 ? v * log(v) : 0.0);
