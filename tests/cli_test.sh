@@ -104,5 +104,13 @@ assert ia.keys() == ib.keys()
 moved = [k for k in ia if ia[k].dtype.name == "int32" and ia[k].ndim == 1 and (ia[k] != ib[k]).any()]
 assert moved, "no int32 bias moved"
 PY
+# --relu-ranges: listed; conv1's range before its Relu is its largest positive value, not max |x|
+"$NQ" quantize --help | grep -q -- "--relu-ranges" && ok || bad "quantize --help lacks --relu-ranges"
+for f in "" --relu-ranges; do
+  "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
+    --clipping mse --verbose $f -o "$T/r$f.onnx" 2>"$T/r$f.log" || bad "quantize $f"
+done
+a=$(grep "^clipping /conv1/" "$T/r.log" | awk '{print $4}'); b=$(grep "^clipping /conv1/" "$T/r--relu-ranges.log" | awk '{print $4}')
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(b > 0 && b < a) }' && ok || bad "--relu-ranges: conv1 range $b not below $a"
 
 finish cli

@@ -562,6 +562,54 @@ static void test_kl(void)
     nq_histogram_free(&h);
 }
 
+/* max(x, 0): what a following Relu passes on; negative values are zeros */
+static void test_histogram_relu(void)
+{
+    nq_histogram h;
+    nq_error err = {0};
+    REQUIRE(nq_histogram_init(&h, 4, 1.0f, &err) == NQ_OK);
+    const float x[] = {-3.0f, -0.5f, 0.0f, 0.5f, 1.0f, 2.0f, 0.2499f, -0.25f};
+    CHECK_OK(nq_histogram_add_relu(&h, x, 8, &err));
+    CHECK(h.bins[0] == 5 && h.bins[1] == 0 && h.bins[2] == 1 && h.bins[3] == 2);
+    CHECK(h.count == 8 && h.n_zero == 4 && h.n_over == 1);
+    CHECK(h.max_abs == 2.0f); /* not 3: the -3 is cut by the Relu */
+    CHECK_NEAR(h.sum_abs, 3.7499, 1e-6);
+    nq_histogram saved = h;
+    const float bad[3] = {-1.0f, 0.5f, NAN}; /* a NaN is no zero to the Relu pass */
+    CHECK(nq_histogram_add_relu(&h, bad, 3, &err) == NQ_ERR_DATA);
+    CHECK(strstr(err.msg, "NaN") != NULL);
+    CHECK(h.count == saved.count && h.bins[0] == 5 && h.bins[2] == 1 && h.n_zero == saved.n_zero);
+    nq_histogram_free(&h);
+}
+
+/* Exact zeros (what a Relu cut) do not move the KL threshold: they are
+ * quantized exactly whatever it is. */
+static void test_kl_zeros(void)
+{
+    enum { N = 200000 };
+    static float x[2 * N];
+    rng r = {77};
+    for (int i = 0; i < N; i++) x[i] = (float)fabs(rng_gauss(&r));
+    nq_histogram a, b;
+    nq_error err = {0};
+    float range = max_abs_of(x, N);
+    REQUIRE(nq_histogram_init(&a, 2048, range, &err) == NQ_OK);
+    REQUIRE(nq_histogram_init(&b, 2048, range, &err) == NQ_OK);
+    CHECK_OK(nq_histogram_add(&a, x, N, &err));
+    for (int i = N; i < 2 * N; i++) x[i] = -x[i - N]; /* as many negatives, zeros after the Relu */
+    CHECK_OK(nq_histogram_add_relu(&b, x, 2 * N, &err));
+    CHECK(b.n_zero == N);
+    for (int bits = 4; bits <= 8; bits += 4)
+        for (int sgn = 0; sgn <= 1; sgn++) {
+            float ca = 0, cb = 0;
+            CHECK_OK(nq_clip_kl(&a, bits, sgn, &ca, &err));
+            CHECK_OK(nq_clip_kl(&b, bits, sgn, &cb, &err));
+            CHECK(ca == cb && ca > 0.5f);
+        }
+    nq_histogram_free(&a);
+    nq_histogram_free(&b);
+}
+
 /* One search per mode on a 4096-bin histogram: milliseconds each. */
 static void test_timing(void)
 {
@@ -594,6 +642,7 @@ int main(void)
     test_modes();
     test_histogram_basic();
     test_histogram_bad_values();
+    test_histogram_relu();
     test_histogram_split();
     test_errors();
     test_max();
@@ -602,6 +651,7 @@ int main(void)
     test_mse_analytic();
     test_aa();
     test_kl();
+    test_kl_zeros();
     test_timing();
     TEST_MAIN_END();
 }

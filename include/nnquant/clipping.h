@@ -75,6 +75,9 @@ void nq_histogram_reset(nq_histogram *h);
  * the first bad index, and the histogram is left exactly as it was.
  * Values beyond the range go to the last bin and are counted in n_over. */
 nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error *err);
+/* The same for max(x[i], 0): the histogram of what a following Relu passes
+ * on (negative values count as zeros). Same errors and guarantees. */
+nq_status nq_histogram_add_relu(nq_histogram *h, const float *x, int64_t n, nq_error *err);
 /* dst += src; both must have the same n_bins and range (NQ_ERR_INVALID_ARG). */
 nq_status nq_histogram_merge(nq_histogram *dst, const nq_histogram *src, nq_error *err);
 

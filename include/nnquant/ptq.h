@@ -74,6 +74,7 @@ typedef struct nq_ptq_options {
     int channel_wise;         /* 0: per-tensor weight scales (1: per output channel) */
     int equalize;             /* 1: cross-layer equalization where applicable */
     int bias_correction;      /* 0: empirical bias correction (nq_bias_correction) */
+    int relu_ranges;          /* 0: ranges of outputs read only by Relu from max(x, 0) */
     double cle_target_delta;  /* 0.01 */
     int verbose;              /* 0 */
     int64_t batch;            /* calibration batch size (64) */
@@ -149,12 +150,15 @@ nq_status nq_normalize_parameters(nq_graph *g, int channel_wise, nq_error *err);
 
 /* Runs the calibration set through the graph and records min, max and
  * max |x| of every scaling node's output (and of every node's output when
- * scaling_nodes_only is 0). */
+ * scaling_nodes_only is 0). With o->relu_ranges, a scaling node's output
+ * read only by Relu nodes is recorded as after the Relu, max(x, 0): min 0,
+ * max |x| = max (o may be NULL: off). */
 nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scaling_nodes_only,
                             const nq_ptq_options *o, nq_ranges *out, nq_error *err);
 
 /* Replaces each tracked max |x| by the clipping threshold of `mode` at the
- * precision of the node's output, from histograms filled in one more pass. */
+ * precision of the node's output, from histograms filled in one more pass
+ * (of max(x, 0) where compute_ranges folded a Relu, with o->relu_ranges). */
 nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *ranges,
                            const nq_dataset *calib, const nq_ptq_options *o, nq_error *err);
 

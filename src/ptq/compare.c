@@ -13,7 +13,8 @@ typedef struct layer_map {
     int qvalue;           /* scaling quantizer output in quant */
     int fvalue;           /* the same activation in flt */
     double dequant;       /* integer -> float units */
-    int nonneg;           /* unsigned output (sign optimization): compare with max(x, 0) */
+    int relu;             /* unsigned output (sign optimization) or read only by Relu:
+                           * compare max(x, 0) with max(q, 0) */
     nq_tensor ref;        /* the float activation of the current batch */
 } layer_map;
 
@@ -50,7 +51,10 @@ static int observe_quant(void *user, const nq_graph *g, const nq_node *node, int
     double s = 0, e = 0;
     for (int64_t i = 0; i < nq_tensor_numel(t); i++) {
         double x = nq_tensor_get(&m->ref, i), q = nq_tensor_get(t, i) * m->dequant;
-        if (m->nonneg && x < 0) x = 0; /* the ReLU after it is folded into the range */
+        if (m->relu) { /* the Relu after it is folded into the range */
+            x = x < 0 ? 0 : x;
+            q = q < 0 ? 0 : q;
+        }
         s += x * x;
         e += (x - q) * (x - q);
     }
@@ -149,7 +153,7 @@ static nq_status compare_prepared(const nq_graph *flt, const nq_graph *quant, co
         m->qvalue = q->outputs[0];
         m->fvalue = fv;
         m->dequant = nq_node_attr_float(q, NQ_ATTR_DEQUANT, 1.0f);
-        m->nonneg = nq_node_attr_float(q, "clip_min", -1.0f) >= 0.0f;
+        m->relu = nq_node_attr_float(q, "clip_min", -1.0f) >= 0.0f || nq_ptq_consumers_all(quant, q->outputs[0], "Relu");
         st.by_fvalue[fv] = st.n;
         st.by_qvalue[m->qvalue] = st.n++;
     }

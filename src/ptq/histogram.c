@@ -48,7 +48,10 @@ static int64_t bin_of(float a, double inv_w, int64_t last, float range)
     return i > last ? last : i;
 }
 
-nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error *err)
+/* |x| (relu 0) or max(x, 0) (relu 1) of a finite x */
+static inline float magnitude(float x, int relu) { return relu ? (x > 0.0f ? x : 0.0f) : fabsf(x); }
+
+static nq_status add_values(nq_histogram *h, const float *x, int64_t n, int relu, nq_error *err)
 {
     if (h == NULL || h->bins == NULL)
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: not initialized");
@@ -64,13 +67,13 @@ nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error 
     double sum = 0.0;
     float mx = h->max_abs;
     for (int64_t i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        if (!isfinite(a)) {
+        if (!isfinite(x[i])) {
             /* undo this call: the histogram is left as it was */
-            for (int64_t k = 0; k < i; k++) bins[bin_of(fabsf(x[k]), inv_w, last, range)]--;
+            for (int64_t k = 0; k < i; k++) bins[bin_of(magnitude(x[k], relu), inv_w, last, range)]--;
             return nq_error_set(err, NQ_ERR_DATA, "histogram: value %lld is %s",
-                                (long long)i, isnan(a) ? "NaN" : "infinite");
+                                (long long)i, isnan(x[i]) ? "NaN" : "infinite");
         }
+        float a = magnitude(x[i], relu);
         bins[bin_of(a, inv_w, last, range)]++;
         n_zero += (a == 0.0f);
         n_over += (a > range);
@@ -83,6 +86,16 @@ nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error 
     h->sum_abs += sum;
     h->max_abs = mx;
     return NQ_OK;
+}
+
+nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error *err)
+{
+    return add_values(h, x, n, 0, err);
+}
+
+nq_status nq_histogram_add_relu(nq_histogram *h, const float *x, int64_t n, nq_error *err)
+{
+    return add_values(h, x, n, 1, err);
 }
 
 nq_status nq_histogram_merge(nq_histogram *dst, const nq_histogram *src, nq_error *err)

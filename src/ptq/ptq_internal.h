@@ -74,6 +74,8 @@ nq_tensor *nq_ptq_param(nq_graph *g, nq_node *n, int input, nq_error *err);
 
 /* The only consumer of value v when it has exactly one, else NULL. */
 nq_node *nq_ptq_single_consumer(const nq_graph *g, int v);
+/* 1 if v has consumers, all of type op_type (e.g. "Relu"), and is no graph output. */
+int nq_ptq_consumers_all(const nq_graph *g, int v, const char *op_type);
 /* An initializer that only node n reads, copied first if shared, so that
  * a pass may change it in place. */
 nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err);

@@ -15,16 +15,6 @@ static nq_dtype unsigned_of(nq_dtype t)
     return t == NQ_DTYPE_INT8 ? NQ_DTYPE_UINT8 : t == NQ_DTYPE_INT4 ? NQ_DTYPE_UINT4 : NQ_DTYPE_UNDEFINED;
 }
 
-static int consumers_all(const nq_graph *g, int v, nq_op_id op)
-{
-    nq_node *c[16];
-    int n = nq_graph_consumers(g, v, c, 16);
-    if (n < 1 || n > 16 || g->values[v]->is_output) return 0;
-    for (int i = 0; i < n; i++)
-        if (c[i]->op != (int)op) return 0;
-    return 1;
-}
-
 static const nq_node *join_consumer(const nq_graph *g, int v)
 {
     nq_node *c[16];
@@ -53,7 +43,7 @@ static nq_status quantize_scaling(nq_graph *g, nq_node *q, const nq_ranges *r, i
         f[y] = f[x];
         return NQ_OK;
     }
-    int non_negative = (y < r->n && r->valid[y] && r->min[y] >= 0) || consumers_all(g, y, NQ_OP_Relu);
+    int non_negative = (y < r->n && r->valid[y] && r->min[y] >= 0) || nq_ptq_consumers_all(g, y, "Relu");
     int is_unsigned = optimize_signs && join == NULL && unsigned_of(t) != NQ_DTYPE_UNDEFINED && non_negative;
     double qa = nq_ptq_qmax(t, is_unsigned);
     nq_ptq_scale_mul(g, q, qa / f[x]);

@@ -17,6 +17,8 @@ void nq_ranges_free(nq_ranges *r)
     memset(r, 0, sizeof *r);
 }
 
+enum { TRACK = 1, TRACK_RELU = 2 };
+
 typedef struct calib_state {
     nq_ranges *r;
     const unsigned char *tracked;
@@ -35,7 +37,8 @@ static int observe(void *user, const nq_graph *g, const nq_node *node, int v, co
     int64_t n = nq_tensor_numel(t);
     if (st->hist != NULL) {
         if (st->hist[v].bins == NULL) return 0;
-        st->status = nq_histogram_add(&st->hist[v], x, n, st->err);
+        st->status = st->tracked[v] == TRACK_RELU ? nq_histogram_add_relu(&st->hist[v], x, n, st->err)
+                                                  : nq_histogram_add(&st->hist[v], x, n, st->err);
         return st->status != NQ_OK;
     }
     nq_ranges *r = st->r;
@@ -49,6 +52,7 @@ static int observe(void *user, const nq_graph *g, const nq_node *node, int v, co
         if (x[i] < lo) lo = x[i];
         if (x[i] > hi) hi = x[i];
     }
+    if (st->tracked[v] == TRACK_RELU && lo < 0) lo = 0; /* what the Relu passes on */
     r->min[v] = lo;
     r->max[v] = hi;
     r->max_abs[v] = fmax(fabs(lo), fabs(hi));
@@ -98,15 +102,22 @@ static nq_status calibrate(const nq_graph *g, const nq_dataset *calib, const nq_
     return nq_ptq_calibrate(g, calib, o, &w, stage, err);
 }
 
-static unsigned char *tracked_values(const nq_graph *g, int scaling_nodes_only)
+/* Marks the values to observe: TRACK, or (relu_ranges) TRACK_RELU for a scaling node's
+ * output that only Relu nodes read, observed as after the Relu (negative
+ * values count as 0): the quantizer never needs to represent what the Relu
+ * discards, so its range and clipping threshold come from max(x, 0). */
+static unsigned char *tracked_values(const nq_graph *g, int scaling_nodes_only, int relu_ranges)
 {
     unsigned char *t = calloc((size_t)g->n_values + 1, 1);
     if (t == NULL) return NULL;
     for (int i = 0; i < g->n_nodes; i++) {
         const nq_node *n = g->nodes[i];
-        if (scaling_nodes_only && !nq_ptq_is_scaling(n)) continue;
-        for (int k = 0; k < n->n_outputs; k++)
-            if (n->outputs[k] >= 0) t[n->outputs[k]] = 1;
+        int scaling = nq_ptq_is_scaling(n);
+        if (scaling_nodes_only && !scaling) continue;
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = n->outputs[k];
+            if (v >= 0) t[v] = relu_ranges && scaling && nq_ptq_consumers_all(g, v, "Relu") ? TRACK_RELU : TRACK;
+        }
     }
     return t;
 }
@@ -123,7 +134,7 @@ nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scal
     out->min = calloc((size_t)n + 1, sizeof(double));
     out->max = calloc((size_t)n + 1, sizeof(double));
     out->valid = calloc((size_t)n + 1, 1);
-    unsigned char *tracked = tracked_values(g, scaling_nodes_only);
+    unsigned char *tracked = tracked_values(g, scaling_nodes_only, o && o->relu_ranges);
     nq_status s = NQ_OK;
     if (!out->max_abs || !out->min || !out->max || !out->valid || !tracked)
         s = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
@@ -138,7 +149,7 @@ nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *rang
                            const nq_dataset *calib, const nq_ptq_options *o, nq_error *err)
 {
     if (mode == NQ_CLIP_MAX) return NQ_OK;
-    unsigned char *tracked = tracked_values(g, 1);
+    unsigned char *tracked = tracked_values(g, 1, o && o->relu_ranges);
     nq_histogram *hist = calloc((size_t)g->n_values + 1, sizeof(nq_histogram));
     nq_status s = tracked && hist ? NQ_OK : nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
     for (int v = 0; s == NQ_OK && v < g->n_values; v++)

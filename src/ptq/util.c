@@ -135,6 +135,16 @@ nq_node *nq_ptq_single_consumer(const nq_graph *g, int v)
     return nq_graph_consumers(g, v, c, 2) == 1 ? c[0] : NULL;
 }
 
+int nq_ptq_consumers_all(const nq_graph *g, int v, const char *op_type)
+{
+    nq_node *c[16];
+    int n = nq_graph_consumers(g, v, c, 16);
+    if (n < 1 || n > 16 || g->values[v]->is_output) return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(c[i]->op_type, op_type) != 0) return 0;
+    return 1;
+}
+
 nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err)
 {
     if (input >= n->n_inputs || n->inputs[input] < 0 || g->values[n->inputs[input]]->init == NULL) {
