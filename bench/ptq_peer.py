@@ -284,7 +284,7 @@ def ensure_nnquant(nq, build_dir):
     log(f"building nnquant in {build_dir}")
     subprocess.run(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", "-DNQ_WERROR=OFF"],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", build_dir, "-j2", "--target", "nnquant"], check=True,
+    subprocess.run(["cmake", "--build", build_dir, "-j2", "--target", "nnquant_cli"], check=True,
                    stdout=subprocess.DEVNULL)
 
 
@@ -347,7 +347,8 @@ def make_markdown(res, meta):
              "int8 weights (default_weight_observer) vs nnquant `--clipping mse`; **per-channel** = "
              "PyTorch's onednn default qconfig (HistogramObserver + per-channel symmetric int8 weights) "
              "vs nnquant `--clipping mse --per-channel --optimize-signs`. nnquant: `quantize ... "
-             "--dequantize`, W8A8, int32 bias.")
+             "--dequantize`, W8A8, int32 bias, its defaults otherwise (bias correction on 256 "
+             "calibration images).")
     L.append("")
     L.append(f"Time = load to saved model, one thread, median of {meta['reps']} interleaved repetitions "
              "(wall s; CPU s = user+sys in parentheses). Ratio = nnquant / PyTorch (< 1: nnquant faster), "
@@ -388,6 +389,18 @@ def make_markdown(res, meta):
                  f"{pp(b['drop'])}{'' if b['drop'] <= t['drop'] + 1e-9 else ' ✗'} "
                  f"({b['mcnemar_vs_pt_default'][2]:.2f}) | {t['wall']:.2f} | "
                  f"{a['wall']:.2f} ({a['wall'] / t['wall']:.2f}x) | {b['wall']:.2f} ({b['wall'] / t['wall']:.2f}x) |")
+    L.append("")
+    L.append("Fidelity: the share of the 10,000 test images on which the int8 model predicts the "
+             "same class as its own float model (labels play no part, so chance moves it less than "
+             "top-1), and the images where it does not:")
+    L.append("")
+    L.append("| model | variant | PT FX agreement | nnquant agreement | PT disagreements | nq disagreements |")
+    L.append("|---|---|---:|---:|---:|---:|")
+    for name in meta["models"]:
+        for v in VARIANTS:
+            t, q = res[name]["torch"][v], res[name]["nnquant"][v]
+            L.append(f"| {name} | {v} | {pct(t['agree_float'])}% | {pct(q['agree_float'])}% | "
+                     f"{round(10000 * (1 - t['agree_float']))} | {round(10000 * (1 - q['agree_float']))} |")
     L.append("")
     L.append("PyTorch time per phase (median of the repetitions, s):")
     L.append("")
@@ -492,6 +505,8 @@ def main():
         log(f"{name}: rebuilt, max|diff| vs ref logits {diff:.2e}; float top-1 PyTorch {r['torch_float']:.4f}, "
             f"nnquant {r['nq_float']:.4f}")
 
+        nq_float_pred = nq_predict(nq, os.path.join(ROOT, "models", f"{name}.onnx"), chunks, args.tmp)
+
         runs = {("torch", v): [] for v in VARIANTS}
         runs.update({("nnquant", v): [] for v in VARIANTS})
         runs[("nnquant-npy", "per-channel")] = []
@@ -532,6 +547,7 @@ def main():
             top = float((pt_pred == yte_np).mean())
             preds_pt[v] = pt_pred
             r["torch"][v] = {"top1": top, "drop": r["torch_float"] - top,
+                             "agree_float": float((pt_pred == pt_float_pred).mean()),
                              "wall": statistics.median(x[0] for x in rs), "cpu": statistics.median(x[1] for x in rs),
                              "walls": [x[0] for x in rs], "cpus": [x[1] for x in rs], "phases": phases}
         for v in VARIANTS:
@@ -555,6 +571,7 @@ def main():
             if abs(float((nq_pred == yte_np).mean()) - top) > 1e-9:
                 raise RuntimeError(f"{name} {v}: nnquant run and nnquant eval disagree on top-1")
             r["nnquant"][v] = {"top1": top, "drop": r["nq_float"] - top, "fake_quantize": fake,
+                               "agree_float": float((nq_pred == nq_float_pred).mean()),
                                "mcnemar_vs_pt": mcnemar(nq_pred, preds_pt[v], yte_np),
                                "mcnemar_vs_pt_default": mcnemar(nq_pred, preds_pt["per-channel"], yte_np),
                                "wall": statistics.median(x[0] for x in rs), "cpu": statistics.median(x[1] for x in rs),

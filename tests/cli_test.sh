@@ -86,11 +86,11 @@ assert d['samples']==100 and len(d['layers'])>=6, d
 assert all(l['sqnr_db'] is None or l['sqnr_db']>20 for l in d['layers']), d['layers']" && ok || bad "compare --json: layers and SQNR"
 expect 1 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --precision nosuchnode=int4 -o "$T/q2.onnx"
 [ ! -e "$T/q2.onnx" ] && ok || bad "a failed quantize left an output file"
-# --bias-correction: listed, and it changes biases but not the structure
+# --bias-correction (the default) against --no-bias-correction: it changes biases but not the structure
 expect 0 "$NQ" quantize --help
 grep -q -- "--bias-correction" "$T/out" && ok || bad "quantize --help lacks --bias-correction"
 expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
-  --clipping mse -o "$T/b0.onnx"
+  --clipping mse --no-bias-correction -o "$T/b0.onnx"
 expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
   --clipping mse --bias-correction -o "$T/b1.onnx"
 /usr/bin/python3 - "$T/b0.onnx" "$T/b1.onnx" <<'PY' && ok || bad "--bias-correction: biases unchanged or structure changed"
@@ -104,6 +104,10 @@ assert ia.keys() == ib.keys()
 moved = [k for k in ia if ia[k].dtype.name == "int32" and ia[k].ndim == 1 and (ia[k] != ib[k]).any()]
 assert moved, "no int32 bias moved"
 PY
+expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 100 --scale 0.00392156862745098 \
+  --clipping mse -o "$T/b2.onnx"
+cmp -s "$T/b1.onnx" "$T/b2.onnx" && ok || bad "bias correction is not the default"
+expect 2 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --bias-correction --no-bias-correction -o "$T/b3.onnx"
 # --relu-ranges: listed; conv1's range before its Relu is its largest positive value, not max |x|
 "$NQ" quantize --help | grep -q -- "--relu-ranges" && ok || bad "quantize --help lacks --relu-ranges"
 for f in "" --relu-ranges; do

@@ -59,7 +59,8 @@ typedef void (*nq_log_fn)(void *user, const char *line);
 typedef void (*nq_ptq_progress_fn)(void *user, const char *stage, int64_t done, int64_t total);
 
 /* Mirrors the keyword arguments of the reference quantize_network(), with
- * the same defaults. */
+ * the same defaults; nnquant's own additions (bias_correction on,
+ * relu_ranges off) are marked. */
 typedef struct nq_ptq_options {
     nq_dtype act_dtype;       /* activations: int8 (int4, uint8, int16 ...) */
     nq_dtype weight_dtype;    /* weights: int8 (int2..int8, int16) */
@@ -73,7 +74,10 @@ typedef struct nq_ptq_options {
     int dequantize;           /* 0: outputs are integers (1: float again) */
     int channel_wise;         /* 0: per-tensor weight scales (1: per output channel) */
     int equalize;             /* 1: cross-layer equalization where applicable */
-    int bias_correction;      /* 0: empirical bias correction (nq_bias_correction) */
+    int bias_correction;      /* 1: empirical bias correction (nq_bias_correction);
+                               * not in the reference, on by default in nnquant */
+    int64_t bias_correction_samples; /* 256: bias correction measures on the first N
+                                      * calibration samples (0: all of them) */
     int relu_ranges;          /* 0: ranges of outputs read only by Relu from max(x, 0) */
     double cle_target_delta;  /* 0.01 */
     int verbose;              /* 0 */

@@ -67,8 +67,8 @@ int nq_cli_quantize(int argc, char **argv)
 {
     nq_cli_data d = NQ_CLI_DATA_DEFAULTS;
     const char *out = NULL, *clipping = "max", *weights = NULL, *acts = NULL, *bias = NULL;
-    int64_t calib_count = 1000, bits = 0;
-    int bias_corr = 0, relu_ranges = 0;
+    int64_t calib_count = 1000, bits = 0, bc_samples = -1;
+    int bias_corr = 0, no_bias_corr = 0, relu_ranges = 0;
     int per_channel = 0, no_cle = 0, signs = 0, single_shift = 0, fake = 0, no_fold = 0, deq = 0, no_quant = 0;
     int verbose = 0, json = 0;
     nq_str_list precisions = {0};
@@ -89,7 +89,10 @@ int nq_cli_quantize(int argc, char **argv)
         {"--no-cle", NQ_OPT_FLAG, &no_cle, NULL, "skip cross-layer equalization"},
         {"--optimize-signs", NQ_OPT_FLAG, &signs, NULL, "unsigned ranges for outputs known to be >= 0"},
         {"--bias-correction", NQ_OPT_FLAG, &bias_corr, NULL,
-         "move biases so that each layer's mean output error on the calibration set is 0"},
+         "move biases so that each layer's mean output error on the calibration set is 0 (the default)"},
+        {"--no-bias-correction", NQ_OPT_FLAG, &no_bias_corr, NULL, "skip bias correction (as the reference does)"},
+        {"--bias-correction-samples", NQ_OPT_INT, &bc_samples, "N",
+         "bias correction measures on the first N calibration samples (default 256; 0: all)"},
         {"--relu-ranges", NQ_OPT_FLAG, &relu_ranges, NULL,
          "range and clipping of an output read only by Relu from max(x, 0) (finer steps; helps at 4 bits)"},
         {"--single-shift", NQ_OPT_FLAG, &single_shift, NULL, "rescale by powers of two only"},
@@ -143,8 +146,13 @@ int nq_cli_quantize(int argc, char **argv)
     o.channel_wise = per_channel;
     o.equalize = !no_cle;
     o.optimize_signs = signs;
-    o.bias_correction = bias_corr;
+    if (bias_corr && no_bias_corr) {
+        fprintf(stderr, "nnquant: --bias-correction and --no-bias-correction contradict each other\n");
+        return NQ_EXIT_USAGE;
+    }
+    o.bias_correction = !no_bias_corr;
     o.relu_ranges = relu_ranges;
+    if (bc_samples >= 0) o.bias_correction_samples = bc_samples;
     o.single_shift = single_shift;
     o.fake_quantize = fake;
     o.fold_graph = !no_fold;

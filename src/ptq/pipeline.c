@@ -15,6 +15,8 @@ void nq_ptq_options_default(nq_ptq_options *o)
     o->equalize = 1;
     o->cle_target_delta = 0.01;
     o->batch = 64;
+    o->bias_correction = 1; /* not in the reference: an nnquant extension, on by default */
+    o->bias_correction_samples = 256;
 }
 
 static void say(const nq_ptq_options *o, const char *step)
@@ -67,7 +69,11 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     if (o->bias_correction && !o->no_quant) STEP("clone_for_bias_correction", nq_graph_clone(g, &ref, err));
     STEP("quantize_normalized_network",
          nq_quantize_normalized_network(g, &ranges, o->no_quant, o->optimize_signs, err));
-    if (ref != NULL) STEP("bias_correction", nq_bias_correction(g, ref, calib, o, NULL, err));
+    if (ref != NULL) {
+        nq_dataset sub = *calib; /* the first bias_correction_samples (0: all) */
+        if (o->bias_correction_samples > 0 && sub.n > o->bias_correction_samples) sub.n = o->bias_correction_samples;
+        STEP("bias_correction", nq_bias_correction(g, ref, &sub, o, NULL, err));
+    }
     nq_graph_free(ref);
     if (o->dequantize) STEP("perform_dequantization", nq_perform_dequantization(g, err));
     if (o->single_shift) {
