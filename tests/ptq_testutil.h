@@ -2,6 +2,7 @@
  * builders (values, random initializers, inputs, Gemm nodes), one-batch runs. */
 #ifndef NQ_PTQ_TESTUTIL_H
 #define NQ_PTQ_TESTUTIL_H
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -119,6 +120,18 @@ static inline void run_graph(const nq_graph *g, const nq_dataset *d, nq_tensor *
     REQUIRE(st == NQ_OK);
     nq_tensor_free(&x);
     nq_session_free(s);
+}
+
+/* SQNR in dB of q against the reference r (same number of elements). */
+static inline double sqnr_db(const nq_tensor *r, const nq_tensor *q)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < nq_tensor_numel(r); i++) {
+        double e = nq_tensor_get(q, i) - nq_tensor_get(r, i);
+        num += e * e;
+        den += nq_tensor_get(r, i) * nq_tensor_get(r, i);
+    }
+    return 10 * log10(den / fmax(num, 1e-30));
 }
 
 #endif

@@ -338,27 +338,25 @@ static void fuzz_data(long iters, uint64_t rs, const char *dir)
     for (int i = 0; i < n_seeds; i++) free(seeds[i].b);
 }
 
+/* Writes seeds[0..n) as DIR/<prefix>_<i>.<ext> and frees them. */
+static void write_seed_files(const char *dir, const char *prefix, const char *ext, seed *seeds, int n)
+{
+    char name[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "%s_%d.%s", prefix, i, ext);
+        char *path = tu_path(dir, name);
+        REQUIRE(fz_write(path, seeds[i].b, seeds[i].n, 0));
+        free(path);
+        free(seeds[i].b);
+    }
+}
+
 /* --write-seeds DIR: the seeds as files, for libFuzzer (tests/fuzz/README.md). */
 static void write_seeds(const char *dir)
 {
     seed seeds[N_DATA_SEEDS];
-    char name[64];
-    int n = onnx_seeds(seeds);
-    for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "onnx_%d.onnx", i);
-        char *path = tu_path(dir, name);
-        REQUIRE(fz_write(path, seeds[i].b, seeds[i].n, 0));
-        free(path);
-        free(seeds[i].b);
-    }
-    n = data_seeds(seeds);
-    for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "data_%d.bin", i);
-        char *path = tu_path(dir, name);
-        REQUIRE(fz_write(path, seeds[i].b, seeds[i].n, 0));
-        free(path);
-        free(seeds[i].b);
-    }
+    write_seed_files(dir, "onnx", "onnx", seeds, onnx_seeds(seeds));
+    write_seed_files(dir, "data", "bin", seeds, data_seeds(seeds));
 }
 
 /* ---- regressions -------------------------------------------------------- */
@@ -380,6 +378,22 @@ static void expect_qdq_fail(pb *m, const char *needle)
     nq_graph_free(g);
     free(m->b);
     memset(m, 0, sizeof *m);
+}
+
+/* Graph "g": x -> QuantizeLinear -> q -> DequantizeLinear -> d, then node
+ * `name` (op, reading `in`) -> y, and the scale initializer s = 0.5. */
+static void qdq_then(pb *g, pb *t, const char *name, const char *op, int n_in, const char **in)
+{
+    const char *q_in[2] = {"x", "s"}, *q_out[1] = {"q"}, *dq_in[2] = {"q", "s"}, *dq_out[1] = {"d"};
+    const char *out[1] = {"y"};
+    int64_t d0 = 0;
+    pb_str(g, G_NAME, "g");
+    pb_node(g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
+    pb_node(g, "dq", "DequantizeLinear", 2, dq_in, 1, dq_out, NULL);
+    pb_node(g, name, op, n_in, in, 1, out, NULL);
+    pb_tensor_head(t, "s", 1, 0, &d0);
+    pb_float(t, T_FLOAT, 0.5f);
+    pb_msg(g, G_INIT, t);
 }
 
 /* QDQ import read values[-1] for an absent ("") data input or weight, and
@@ -409,38 +423,20 @@ static void test_qdq_absent_inputs(void)
     pb_model(&m, 8, 13, &g);
     expect_qdq_fail(&m, "scale is empty");
     /* MatMul(DQ(Q(x)), "") */
-    const char *mm_in[2] = {"d", ""}, *dq3_out[1] = {"d"};
-    pb_str(&g, G_NAME, "g");
-    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
-    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
-    pb_node(&g, "mm", "MatMul", 2, mm_in, 1, dq_out, NULL);
-    pb_tensor_head(&t, "s", 1, 0, &d0);
-    pb_float(&t, T_FLOAT, 0.5f);
-    pb_msg(&g, G_INIT, &t);
+    const char *mm_in[2] = {"d", ""};
+    qdq_then(&g, &t, "mm", "MatMul", 2, mm_in);
     pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
     pb_model(&m, 8, 13, &g);
     expect_qdq_fail(&m, "weights/bias must come from DequantizeLinear");
     /* GlobalAveragePool("", DQ(Q(x))) read the shape of values[-1] */
     const char *gap_in[2] = {"", "d"};
-    pb_str(&g, G_NAME, "g");
-    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
-    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
-    pb_node(&g, "gap", "GlobalAveragePool", 2, gap_in, 1, dq_out, NULL);
-    pb_tensor_head(&t, "s", 1, 0, &d0);
-    pb_float(&t, T_FLOAT, 0.5f);
-    pb_msg(&g, G_INIT, &t);
+    qdq_then(&g, &t, "gap", "GlobalAveragePool", 2, gap_in);
     pb_value_info(&g, G_INPUT, "x", 1, 2, d2);
     pb_model(&m, 8, 13, &g);
     expect_qdq_fail(&m, "'gap'");
     /* Clip(DQ(Q(x)), lo[0], hi) read lo[0] of an empty bound */
     const char *clip_in[3] = {"d", "lo", "s"};
-    pb_str(&g, G_NAME, "g");
-    pb_node(&g, "q", "QuantizeLinear", 2, q_in, 1, q_out, NULL);
-    pb_node(&g, "dq", "DequantizeLinear", 2, dq2_in, 1, dq3_out, NULL);
-    pb_node(&g, "clip", "Clip", 3, clip_in, 1, dq_out, NULL);
-    pb_tensor_head(&t, "s", 1, 0, &d0);
-    pb_float(&t, T_FLOAT, 0.5f);
-    pb_msg(&g, G_INIT, &t);
+    qdq_then(&g, &t, "clip", "Clip", 3, clip_in);
     pb_tensor_head(&t, "lo", 1, 1, &d0);
     pb_msg(&g, G_INIT, &t);
     pb_value_info(&g, G_INPUT, "x", 1, 2, d2);

@@ -158,13 +158,7 @@ static void test_pipeline(int channel_wise)
     o.channel_wise = channel_wise;
     CHECK_OK(nq_quantize_network(q, &d, &o, &e_));
     run_graph(q, &d, &yq);
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < nq_tensor_numel(&yf); i++) {
-        double e = nq_tensor_get(&yq, i) - nq_tensor_get(&yf, i);
-        num += e * e;
-        den += nq_tensor_get(&yf, i) * nq_tensor_get(&yf, i);
-    }
-    double sqnr = 10 * log10(den / fmax(num, 1e-30));
+    double sqnr = sqnr_db(&yf, &yq);
     printf("residual graph, %s, bias correction: output SQNR %.1f dB\n", channel_wise ? "per channel" : "per tensor",
            sqnr);
     CHECK(sqnr > 25.0);

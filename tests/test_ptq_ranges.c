@@ -133,13 +133,7 @@ static void test_pipeline(void)
     nq_tensor yf = {0}, yq = {0};
     run_graph(f, &d, &yf);
     run_graph(q, &d, &yq);
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < nq_tensor_numel(&yf); i++) {
-        double a = ((float *)yf.data)[i], b = nq_tensor_get(&yq, i);
-        num += a * a;
-        den += (a - b) * (a - b);
-    }
-    double sqnr = 10 * log10(num / den);
+    double sqnr = sqnr_db(&yf, &yq);
     printf("W8A8 with the Relu-folded range: output SQNR %.1f dB\n", sqnr);
     CHECK(sqnr > 30.0);
     nq_tensor_free(&yf);
