@@ -412,9 +412,9 @@ def make_markdown(res, meta):
             p = res[name]["torch"][v]["phases"]
             L.append(f"| {name} | {v} | " + " | ".join(f"{p[k]:.3f}" for k in ph) + " |")
     L.append("")
-    L.append("nnquant's calibration input (diagnostic): with `--calib` on the IDX .gz, nnquant (as of this "
-             "writing) inflates and converts all 60,000 training images before using the first "
-             f"{meta['calib_count']}; here the same images are given as a "
+    L.append("nnquant's calibration input (diagnostic): with `--calib` on the IDX .gz, nnquant inflates "
+             f"only the first {meta['calib_count']} training images (`--calib-count`); here the same images "
+             "are given as a "
              f"{meta['calib_count']}-image uint8 .npy (per-channel config, median of the repetitions, wall s "
              "(CPU s)):")
     L.append("")
