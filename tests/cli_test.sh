@@ -108,6 +108,7 @@ expect 0 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --calib-count 
   --clipping mse -o "$T/b2.onnx"
 cmp -s "$T/b1.onnx" "$T/b2.onnx" && ok || bad "bias correction is not the default"
 expect 2 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --bias-correction --no-bias-correction -o "$T/b3.onnx"
+expect 2 "$NQ" quantize $M --calib $FM/train-images-idx3-ubyte.gz --bias-correction-samples -1 -o "$T/b3.onnx"
 # --relu-ranges: listed; conv1's range before its Relu is its largest positive value, not max |x|
 "$NQ" quantize --help | grep -q -- "--relu-ranges" && ok || bad "quantize --help lacks --relu-ranges"
 for f in "" --relu-ranges; do

@@ -67,7 +67,9 @@ int nq_cli_quantize(int argc, char **argv)
 {
     nq_cli_data d = NQ_CLI_DATA_DEFAULTS;
     const char *out = NULL, *clipping = "max", *weights = NULL, *acts = NULL, *bias = NULL;
-    int64_t calib_count = 1000, bits = 0, bc_samples = -1;
+    int64_t calib_count = 1000, bits = 0;
+    nq_ptq_options o;
+    nq_ptq_options_default(&o);
     int bias_corr = 0, no_bias_corr = 0, relu_ranges = 0;
     int per_channel = 0, no_cle = 0, signs = 0, single_shift = 0, fake = 0, no_fold = 0, deq = 0, no_quant = 0;
     int verbose = 0, json = 0;
@@ -91,7 +93,7 @@ int nq_cli_quantize(int argc, char **argv)
         {"--bias-correction", NQ_OPT_FLAG, &bias_corr, NULL,
          "move biases so that each layer's mean output error on the calibration set is 0 (the default)"},
         {"--no-bias-correction", NQ_OPT_FLAG, &no_bias_corr, NULL, "skip bias correction (as the reference does)"},
-        {"--bias-correction-samples", NQ_OPT_INT, &bc_samples, "N",
+        {"--bias-correction-samples", NQ_OPT_INT, &o.bias_correction_samples, "N",
          "bias correction measures on the first N calibration samples (default 256; 0: all)"},
         {"--relu-ranges", NQ_OPT_FLAG, &relu_ranges, NULL,
          "range and clipping of an output read only by Relu from max(x, 0) (finer steps; helps at 4 bits)"},
@@ -122,8 +124,10 @@ int nq_cli_quantize(int argc, char **argv)
         fprintf(stderr, "nnquant: quantize needs --calib FILE and -o OUT\n");
         return NQ_EXIT_USAGE;
     }
-    nq_ptq_options o;
-    nq_ptq_options_default(&o);
+    if (o.bias_correction_samples < 0) {
+        fprintf(stderr, "nnquant: --bias-correction-samples must be >= 0 (0: all calibration samples)\n");
+        return NQ_EXIT_USAGE;
+    }
     if (bits) {
         const char *names[17] = {[2] = "int2", [3] = "int3", [4] = "int4", [8] = "int8", [16] = "int16"};
         if (bits < 2 || bits > 16 || names[bits] == NULL) {
@@ -152,7 +156,6 @@ int nq_cli_quantize(int argc, char **argv)
     }
     o.bias_correction = !no_bias_corr;
     o.relu_ranges = relu_ranges;
-    if (bc_samples >= 0) o.bias_correction_samples = bc_samples;
     o.single_shift = single_shift;
     o.fake_quantize = fake;
     o.fold_graph = !no_fold;
