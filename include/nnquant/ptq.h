@@ -191,8 +191,10 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
  * before the bias Quantizer rounds it, so that the expected output error of
  * the layer on the calibration data is zero. Nodes of the same name are
  * matched; nodes without a bias are left alone. *corrected (may be NULL)
- * receives the number of layers corrected. Cost: one calibration pass of
- * ref, then one of g per corrected layer (stopped at that layer). */
+ * receives the number of layers corrected. It measures on the first
+ * o->bias_correction_samples samples of calib (o NULL or 0: all of them).
+ * Cost: one calibration pass of ref, then one of g per corrected layer
+ * (stopped at that layer). */
 nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset *calib, const nq_ptq_options *o,
                              int *corrected, nq_error *err);
 

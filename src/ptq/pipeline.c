@@ -69,11 +69,7 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     if (o->bias_correction && !o->no_quant) STEP("clone_for_bias_correction", nq_graph_clone(g, &ref, err));
     STEP("quantize_normalized_network",
          nq_quantize_normalized_network(g, &ranges, o->no_quant, o->optimize_signs, err));
-    if (ref != NULL) {
-        nq_dataset sub = *calib; /* the first bias_correction_samples (0: all) */
-        if (o->bias_correction_samples > 0 && sub.n > o->bias_correction_samples) sub.n = o->bias_correction_samples;
-        STEP("bias_correction", nq_bias_correction(g, ref, &sub, o, NULL, err));
-    }
+    if (ref != NULL) STEP("bias_correction", nq_bias_correction(g, ref, calib, o, NULL, err));
     nq_graph_free(ref);
     if (o->dequantize) STEP("perform_dequantization", nq_perform_dequantization(g, err));
     if (o->single_shift) {
