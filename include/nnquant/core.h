@@ -116,7 +116,15 @@ typedef struct nq_tensor {
 int64_t nq_tensor_numel(const nq_tensor *t);
 /* Bytes of data (numel * dtype size). */
 size_t nq_tensor_nbytes(const nq_tensor *t);
-/* Sets dtype and shape (no allocation). Fails if ndim > NQ_MAX_DIMS or a dim < 0. */
+/* The shape bound of every tensor: each dim >= 0 and the product of the
+ * non-zero dims at most INT64_MAX / 16, so that no product of any subset of
+ * dims (element counts, per-sample sizes, strides, byte counts) overflows,
+ * even when a zero dim makes the tensor empty. Returns -1 if dims[0..ndim)
+ * meet it, else the index of the first dim that does not (*negative: 1 if
+ * that dim is < 0, 0 if the product grows too large). */
+int nq_dims_bad(int ndim, const int64_t *dims, int *negative);
+/* Sets dtype and shape (no allocation). Fails if ndim > NQ_MAX_DIMS or the
+ * dims break nq_dims_bad's bound. */
 nq_status nq_tensor_init(nq_tensor *t, nq_dtype dtype, int ndim, const int64_t *dims,
                          nq_error *err);
 /* Sets dtype and shape and allocates zeroed, owned storage. */

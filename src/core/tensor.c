@@ -18,6 +18,17 @@ size_t nq_tensor_nbytes(const nq_tensor *t)
     return (size_t)nq_tensor_numel(t) * nq_dtype_size(t->dtype);
 }
 
+int nq_dims_bad(int ndim, const int64_t *dims, int *negative)
+{
+    int64_t nonzero = 1;
+    for (int i = 0; i < ndim; i++) {
+        *negative = dims[i] < 0;
+        if (dims[i] < 0 || (dims[i] > 0 && nonzero > (INT64_MAX / 16) / dims[i])) return i;
+        if (dims[i] > 0) nonzero *= dims[i];
+    }
+    return -1;
+}
+
 nq_status nq_tensor_init(nq_tensor *t, nq_dtype dtype, int ndim, const int64_t *dims,
                          nq_error *err)
 {
@@ -26,17 +37,10 @@ nq_status nq_tensor_init(nq_tensor *t, nq_dtype dtype, int ndim, const int64_t *
                             ndim, NQ_MAX_DIMS);
     if ((unsigned)dtype >= NQ_DTYPE_COUNT || dtype == NQ_DTYPE_UNDEFINED)
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "undefined tensor dtype");
-    /* the product of the non-zero dims is bounded too, so that products of
-     * any subset of dims (per-sample sizes, strides) never overflow, even
-     * when a zero dim makes the tensor empty */
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (dims[i] < 0) return nq_error_set(err, NQ_ERR_SHAPE, "negative dimension %lld",
-                                             (long long)dims[i]);
-        if (dims[i] > 0 && n > (INT64_MAX / 16) / dims[i])
-            return nq_error_set(err, NQ_ERR_SHAPE, "tensor too large");
-        if (dims[i] > 0) n *= dims[i];
-    }
+    int negative = 0, bad = nq_dims_bad(ndim, dims, &negative);
+    if (bad >= 0)
+        return negative ? nq_error_set(err, NQ_ERR_SHAPE, "negative dimension %lld", (long long)dims[bad])
+                        : nq_error_set(err, NQ_ERR_SHAPE, "tensor too large");
     memset(t, 0, sizeof *t);
     t->dtype = dtype;
     t->ndim = ndim;

@@ -13,17 +13,14 @@ nq_status nq_onnx_dims_read(size_t n_dims, const int64_t *dims, const char *what
     if (n_dims > NQ_MAX_DIMS)
         return nq_error_set(err, NQ_ERR_UNSUPPORTED, "%s: rank %zu exceeds the maximum of %d",
                             what, n_dims, NQ_MAX_DIMS);
-    int64_t n = 1, nonzero = 1;
+    int negative = 0, bad = nq_dims_bad((int)n_dims, dims, &negative); /* nq_tensor_init's bound */
+    if (bad >= 0 && negative)
+        return nq_error_set(err, NQ_ERR_PARSE, "%s: negative dimension %" PRId64 " (dim %d)", what,
+                            dims[bad], bad);
+    if (bad >= 0)
+        return nq_error_set(err, NQ_ERR_PARSE, "%s: dimensions overflow (too many elements)", what);
+    int64_t n = 1;
     for (size_t i = 0; i < n_dims; i++) {
-        if (dims[i] < 0)
-            return nq_error_set(err, NQ_ERR_PARSE, "%s: negative dimension %" PRId64 " (dim %zu)",
-                                what, dims[i], i);
-        /* same bound as nq_tensor_init (on the non-zero dims, so that no
-         * product of dims overflows even in an empty tensor) */
-        if (dims[i] > 0 && nonzero > (INT64_MAX / 16) / dims[i])
-            return nq_error_set(err, NQ_ERR_PARSE, "%s: dimensions overflow (too many elements)",
-                                what);
-        if (dims[i] > 0) nonzero *= dims[i];
         n *= dims[i];
         out_dims[i] = dims[i];
     }

@@ -126,7 +126,8 @@ nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset 
     if (calib == NULL || calib->n < 1)
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "bias_correction: the calibration set is empty");
     nq_dataset first = *calib; /* the first o->bias_correction_samples (0 or no options: all) */
-    if (o && o->bias_correction_samples > 0 && first.n > o->bias_correction_samples) first.n = o->bias_correction_samples;
+    if (o && o->bias_correction_samples > 0 && first.n > o->bias_correction_samples)
+        first.n = o->bias_correction_samples;
     calib = &first;
     nq_status s = nq_graph_toposort(g, err);
     if (s != NQ_OK) return s;

@@ -153,7 +153,8 @@ static nq_status compare_prepared(const nq_graph *flt, const nq_graph *quant, co
         m->qvalue = q->outputs[0];
         m->fvalue = fv;
         m->dequant = nq_node_attr_float(q, NQ_ATTR_DEQUANT, 1.0f);
-        m->relu = nq_node_attr_float(q, "clip_min", -1.0f) >= 0.0f || nq_ptq_consumers_all(quant, q->outputs[0], "Relu");
+        m->relu = nq_node_attr_float(q, "clip_min", -1.0f) >= 0.0f ||
+                  nq_ptq_consumers_all(quant, q->outputs[0], "Relu");
         st.by_fvalue[fv] = st.n;
         st.by_qvalue[m->qvalue] = st.n++;
     }
