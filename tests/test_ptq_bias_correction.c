@@ -8,6 +8,9 @@
  *                    + round(b_c sb_c) - b_c sb_c) / sb_c
  *    and the mean output error on the calibration data, which before is
  *    several accumulator units, is at most the bias rounding (0.5) after;
+ *  - on a residual graph of two layers, the single pass (whole set as one
+ *    batch, each output corrected in place) moves every bias exactly as
+ *    the fallback of one pass per layer does;
  *  - the whole pipeline with bias_correction on a residual graph runs and
  *    stays close to the float outputs; an empty calibration set fails. */
 #include <math.h>
@@ -143,6 +146,43 @@ static void test_known_answer(int channel_wise)
     nq_tensor_free(&d.samples);
 }
 
+/* The single pass and the per-layer passes (activation bound 0) agree. */
+static void test_one_pass(int channel_wise)
+{
+    nq_dataset d;
+    make_dataset(&d, 200, NF, 11);
+    nq_graph *g[2], *ref[2];
+    int corrected[2] = {-1, -1};
+    for (int k = 0; k < 2; k++) {
+        g[k] = residual_graph("bc_residual", 7, w1_gain);
+        quantize_steps(g[k], &d, channel_wise, &ref[k]);
+        CHECK_OK(nq_ptq_bias_correction_within(g[k], ref[k], &d, NULL, k == 0 ? 1e18 : 0.0, &corrected[k], &e_));
+    }
+    CHECK(corrected[0] == 2 && corrected[1] == 2);
+    const char *layers[2] = {"fc1", "fc2"};
+    double moved = 0;
+    for (int l = 0; l < 2; l++) {
+        const nq_node *q0 = nq_ptq_param_quantizer(g[0], nq_graph_find_node(g[0], layers[l]), 2);
+        const nq_node *q1 = nq_ptq_param_quantizer(g[1], nq_graph_find_node(g[1], layers[l]), 2);
+        const nq_node *qr = nq_ptq_param_quantizer(ref[0], nq_graph_find_node(ref[0], layers[l]), 2);
+        REQUIRE(q0 != NULL && q1 != NULL && qr != NULL);
+        const nq_tensor *b0 = param_of(g[0], q0), *b1 = param_of(g[1], q1), *br = param_of(ref[0], qr);
+        for (int64_t c = 0; c < nq_tensor_numel(b0); c++) {
+            double s = at(nq_ptq_scale(g[0], q0), c);
+            CHECK_NEAR(nq_tensor_get(b0, c) * s, nq_tensor_get(b1, c) * s, 1e-6);
+            moved = fmax(moved, fabs(nq_tensor_get(b0, c) - nq_tensor_get(br, c)) * s);
+        }
+    }
+    CHECK(moved > 0.5); /* the correction did something, in accumulator units */
+    printf("%s: one pass = a pass per layer on 2 layers (largest bias move %.2f accumulator units)\n",
+           channel_wise ? "per channel" : "per tensor", moved);
+    for (int k = 0; k < 2; k++) {
+        nq_graph_free(g[k]);
+        nq_graph_free(ref[k]);
+    }
+    nq_tensor_free(&d.samples);
+}
+
 static void test_pipeline(int channel_wise)
 {
     nq_dataset d;
@@ -181,6 +221,8 @@ int main(void)
 {
     test_known_answer(0);
     test_known_answer(1);
+    test_one_pass(0);
+    test_one_pass(1);
     test_pipeline(0);
     test_pipeline(1);
     TEST_MAIN_END();

@@ -193,8 +193,11 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
  * matched; nodes without a bias are left alone. *corrected (may be NULL)
  * receives the number of layers corrected. It measures on the first
  * o->bias_correction_samples samples of calib (o NULL or 0: all of them).
- * Cost: one calibration pass of ref, then one of g per corrected layer
- * (stopped at that layer). */
+ * Cost: one calibration pass of ref, then one of g with those samples as a
+ * single batch, each layer's output corrected in place as the pass goes
+ * (exact where the accumulator is: the same biases as a new pass per
+ * layer). When that batch would need over 512 MiB of activations, one
+ * pass of g per corrected layer instead (stopped at that layer). */
 nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset *calib, const nq_ptq_options *o,
                              int *corrected, nq_error *err);
 

@@ -20,7 +20,11 @@ extern "C" {
 typedef struct nq_session nq_session;
 
 /* Called after each node runs, once per output value. The tensor is only
- * valid during the call. Return non-zero to abort the run (NQ_ERR_DATA). */
+ * valid during the call. An observer may change its values in place (not
+ * its shape or dtype) when the node computes it (not for a node that only
+ * reshapes or forwards its input): the nodes that run later read the
+ * change (bias correction uses this). Return non-zero to abort the run
+ * (NQ_ERR_DATA). */
 typedef int (*nq_observer_fn)(void *user, const nq_graph *g, const nq_node *node,
                               int value, const nq_tensor *t);
 

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "core/core_internal.h"
 #include "nnquant/core.h"
 #include "nnquant/data.h"
 #include "cli/args.h"
@@ -46,7 +47,6 @@ int nq_cli_fail(const nq_error *err);
 nq_graph *nq_cli_load_model(const char *path);
 /* Loads --data/--labels with preprocessing; returns an exit code. */
 int nq_cli_load_data(const nq_cli_data *d, int need_labels, nq_dataset **out);
-double nq_cli_now(void);
 /* A progress bar on stderr, shown only when stderr is a terminal. */
 void nq_cli_progress_init(nq_cli_progress_state *p, const char *label, int quiet);
 void nq_cli_progress(void *user, int64_t done, int64_t total);

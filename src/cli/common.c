@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -76,18 +75,11 @@ int nq_cli_load_data(const nq_cli_data *d, int need_labels, nq_dataset **out)
     return NQ_EXIT_OK;
 }
 
-double nq_cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void nq_cli_progress(void *user, int64_t done, int64_t total)
 {
     nq_cli_progress_state *p = user;
     if (p == NULL || !p->enabled || total <= 0) return;
-    double now = nq_cli_now();
+    double now = nq_now_seconds();
     if (done < total && now - p->last < 0.1) return;
     p->last = now;
     int width = 30, filled = (int)(width * done / total);
@@ -104,7 +96,7 @@ void nq_cli_progress_init(nq_cli_progress_state *p, const char *label, int quiet
 {
     p->label = label;
     p->enabled = !quiet && isatty(STDERR_FILENO);
-    p->start = p->last = nq_cli_now();
+    p->start = p->last = nq_now_seconds();
 }
 
 void nq_cli_json_string(FILE *f, const char *s)

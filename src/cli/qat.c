@@ -206,13 +206,13 @@ static int train_and_save(nq_graph *g, const char *model, const char *ckpt, cons
     epoch_log *ep = calloc((size_t)o->epochs + 1, sizeof *ep);
     if (ep == NULL) return NQ_EXIT_ERROR;
     if (o->resume) fprintf(stderr, "resuming from %s at epoch %lld\n", ckpt, (long long)first + 1);
-    double t0 = nq_cli_now();
+    double t0 = nq_now_seconds();
     int rc = NQ_EXIT_OK;
     for (int64_t e = first; e < o->epochs && rc == NQ_EXIT_OK; e++) {
         progress_ctx pc = {{0}, e + 1, o->epochs};
         nq_cli_progress_init(&pc.bar, "epoch", o->quiet);
         nq_train_stats st = {0};
-        double te = nq_cli_now();
+        double te = nq_now_seconds();
         if (nq_train_epoch(t, train, on_batch, &pc, &st, &err) != NQ_OK) {
             rc = nq_cli_fail(&err);
             break;
@@ -226,7 +226,7 @@ static int train_and_save(nq_graph *g, const char *model, const char *ckpt, cons
             break;
         }
         if (val) ep[e].val_top1 = vr.top1;
-        ep[e].seconds = nq_cli_now() - te;
+        ep[e].seconds = nq_now_seconds() - te;
         fprintf(stderr, "epoch %lld/%lld: loss %.4f train top-1 %.4f", (long long)e + 1, (long long)o->epochs,
                 ep[e].loss, ep[e].train_top1);
         if (val) fprintf(stderr, " val top-1 (fake-quantized) %.4f", ep[e].val_top1);
@@ -262,7 +262,7 @@ static int train_and_save(nq_graph *g, const char *model, const char *ckpt, cons
     nq_graph_free(fq);
     if (rc == NQ_EXIT_OK) {
         fprintf(stderr, "wrote %s (checkpoint %s)\n", o->out, ckpt);
-        if (o->json) print_json(o, model, ep, first, o->epochs, fake_top1, int_top1, nq_cli_now() - t0);
+        if (o->json) print_json(o, model, ep, first, o->epochs, fake_top1, int_top1, nq_now_seconds() - t0);
     }
     free(ep);
     return rc;

@@ -177,9 +177,9 @@ int nq_cli_quantize(int argc, char **argv)
     }
     int rc = apply_precisions(g, &precisions);
     nq_error err = {0};
-    double t0 = nq_cli_now();
+    double t0 = nq_now_seconds();
     if (rc == NQ_EXIT_OK && nq_quantize_network(g, calib, &o, &err) != NQ_OK) rc = nq_cli_fail(&err);
-    double t1 = nq_cli_now();
+    double t1 = nq_now_seconds();
     if (rc == NQ_EXIT_OK && nq_onnx_save(g, out, &err) != NQ_OK) rc = nq_cli_fail(&err);
     if (rc == NQ_EXIT_OK) {
         if (json) {

@@ -7,6 +7,8 @@
 char *nq_strdup(const char *s);
 /* Grows *arr (element size `elem`) so that it can hold `need` elements. */
 int nq_grow(void **arr, int *cap, int need, size_t elem);
+/* Seconds on a monotonic clock (for differences only). */
+double nq_now_seconds(void);
 
 #include "nnquant/core.h"
 /* Frees a node and everything it owns (does not touch the graph). */

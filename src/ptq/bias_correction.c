@@ -5,6 +5,7 @@
 
 #include "nnquant/run.h"
 #include "ptq/ptq_internal.h"
+#include "run/run_internal.h"
 
 /* Per-channel (axis 1) means of some values over the calibration set. */
 typedef struct chan_mean {
@@ -22,18 +23,10 @@ typedef struct mean_set {
     nq_error *err;
 } mean_set;
 
-static int observe_mean(void *user, const nq_graph *g, const nq_node *node, int v, const nq_tensor *t)
+/* Adds the per-channel sums of t to m; 0 if t has m's channels on axis 1. */
+static int add_sums(chan_mean *m, const nq_tensor *t)
 {
-    (void)g;
-    mean_set *set = user;
-    if (v < 0 || v >= set->n_values || set->slot[v] < 0) return 0;
-    chan_mean *m = &set->m[set->slot[v]];
-    if (t->dtype != NQ_DTYPE_FLOAT32 || t->ndim < 2 || t->dims[1] != m->channels) {
-        set->status = nq_error_set(set->err, NQ_ERR_DATA,
-                                   "bias_correction: the output of '%s' is not float32 with %lld channels on axis 1",
-                                   node->name, (long long)m->channels);
-        return 1;
-    }
+    if (t->dtype != NQ_DTYPE_FLOAT32 || t->ndim < 2 || t->dims[1] != m->channels) return 0;
     int64_t inner = 1, outer = t->dims[0];
     for (int d = 2; d < t->ndim; d++) inner *= t->dims[d];
     const float *x = t->data;
@@ -45,6 +38,25 @@ static int observe_mean(void *user, const nq_graph *g, const nq_node *node, int 
             m->sum[c] += s;
         }
     m->count += outer * inner;
+    return 1;
+}
+
+static nq_status bad_output(nq_error *err, const nq_node *node, int64_t channels)
+{
+    return nq_error_set(err, NQ_ERR_DATA, "bias_correction: the output of '%s' is not float32 with %lld channels on axis 1",
+                        node->name, (long long)channels);
+}
+
+static int observe_mean(void *user, const nq_graph *g, const nq_node *node, int v, const nq_tensor *t)
+{
+    (void)g;
+    mean_set *set = user;
+    if (v < 0 || v >= set->n_values || set->slot[v] < 0) return 0;
+    chan_mean *m = &set->m[set->slot[v]];
+    if (!add_sums(m, t)) {
+        set->status = bad_output(set->err, node, m->channels);
+        return 1;
+    }
     set->stopped = v == set->stop_after;
     return set->stopped; /* the rest of the graph is not needed */
 }
@@ -94,7 +106,23 @@ static nq_status eligible(nq_graph *g, const nq_graph *ref, nq_node *n, candidat
     return NQ_OK;
 }
 
-/* Measures E[y_q] of candidate c in g and moves its bias (mr: E[y] in ref). */
+/* Moves the float bias of candidate c by the measured shift of its
+ * channel means (mq: E[y_q] in g, mr: E[y] in ref). */
+static nq_status move_bias(nq_graph *g, const candidate *c, const chan_mean *mq, const chan_mean *mr, nq_error *err)
+{
+    nq_tensor *b = nq_ptq_param(g, c->n, 2, err);
+    if (b == NULL) return err && err->code != NQ_OK ? err->code : NQ_ERR_NOMEM;
+    for (int64_t k = 0; k < c->channels; k++) {
+        double sb = scale_at(c->sq, k), unit = sb / scale_at(c->sr, k); /* ref units -> accumulator units */
+        if (!(sb > 0) || !isfinite(unit)) continue;
+        double shift = mq->sum[k] - unit * mr->sum[k]; /* E[y_q] - E[y], accumulator units */
+        nq_tensor_set(b, k, nq_tensor_get(b, k) - shift / sb);
+    }
+    return NQ_OK;
+}
+
+/* Per layer: measures E[y_q] of candidate c in a pass of g stopped at its
+ * output, then moves its bias. */
 static nq_status correct_node(nq_graph *g, const candidate *c, const chan_mean *mr, const nq_dataset *calib,
                               const nq_ptq_options *o, nq_error *err)
 {
@@ -106,21 +134,130 @@ static nq_status correct_node(nq_graph *g, const candidate *c, const chan_mean *
         for (int i = 0; i < g->n_values; i++) set.slot[i] = i == v ? 0 : -1;
         s = channel_means(g, calib, o, &set, err);
     }
-    nq_tensor *b = s == NQ_OK ? nq_ptq_param(g, c->n, 2, err) : NULL;
-    if (s == NQ_OK && b == NULL) s = NQ_ERR_NOMEM;
-    for (int64_t k = 0; s == NQ_OK && k < c->channels; k++) {
-        double sb = scale_at(c->sq, k), unit = sb / scale_at(c->sr, k); /* ref units -> accumulator units */
-        if (!(sb > 0) || !isfinite(unit)) continue;
-        double shift = mq.sum[k] - unit * mr->sum[k]; /* E[y_q] - E[y], accumulator units */
-        nq_tensor_set(b, k, nq_tensor_get(b, k) - shift / sb);
-    }
+    if (s == NQ_OK) s = move_bias(g, c, &mq, mr, err);
     free(set.slot);
     free(mq.sum);
     return s;
 }
 
-nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset *calib, const nq_ptq_options *o,
-                             int *corrected, nq_error *err)
+/* The bias as its Quantizer q gives it to the layer (a new tensor). */
+static nq_status quantized_bias(const nq_graph *g, const nq_node *q, nq_tensor *out, nq_error *err)
+{
+    const nq_tensor *in[8] = {0};
+    if (q->n_inputs > 8) return nq_error_set(err, NQ_ERR_UNSUPPORTED, "bias_correction: quantizer '%s'", q->name);
+    for (int k = 0; k < q->n_inputs; k++) {
+        in[k] = q->inputs[k] >= 0 ? g->values[q->inputs[k]]->init : NULL;
+        if (q->inputs[k] >= 0 && in[k] == NULL)
+            return nq_error_set(err, NQ_ERR_UNSUPPORTED, "bias_correction: quantizer '%s' has a non-constant input",
+                                q->name);
+    }
+    nq_tensor *outs[1] = {out};
+    return nq_exec_node(g, q, in, outs, 1, 1, err);
+}
+
+/* One pass over the whole set as a single batch: at each candidate's
+ * output (in execution order) the observer measures E[y_q], moves the bias
+ * and adds the change of the quantized bias to that output in place, so
+ * that the layers after it run on the corrected layer, as a new pass
+ * would (up to float rounding where the accumulator is not exact). */
+typedef struct one_pass {
+    nq_graph *g;
+    const candidate *cand;
+    const chan_mean *mr;
+    int *slot; /* g's value id -> candidate index, or -1 */
+    chan_mean *mq;
+    const nq_ptq_options *o;
+    int done, total;
+    nq_status status;
+    nq_error *err;
+} one_pass;
+
+static nq_status correct_in_pass(one_pass *p, const candidate *c, const chan_mean *mr, const nq_tensor *t)
+{
+    *p->mq = (chan_mean){c->channels, p->mq->sum, 0};
+    memset(p->mq->sum, 0, sizeof(double) * (size_t)c->channels);
+    if (!add_sums(p->mq, t)) return bad_output(p->err, c->n, c->channels);
+    for (int64_t k = 0; p->mq->count > 0 && k < c->channels; k++) p->mq->sum[k] /= (double)p->mq->count;
+    const nq_node *bq = nq_ptq_param_quantizer(p->g, c->n, 2);
+    nq_tensor before = {0}, after = {0};
+    nq_status s = quantized_bias(p->g, bq, &before, p->err);
+    if (s == NQ_OK) s = move_bias(p->g, c, p->mq, mr, p->err);
+    if (s == NQ_OK) s = quantized_bias(p->g, bq, &after, p->err);
+    if (s == NQ_OK && (nq_tensor_numel(&after) != c->channels || after.dtype != NQ_DTYPE_FLOAT32))
+        s = nq_error_set(p->err, NQ_ERR_UNSUPPORTED, "bias_correction: '%s' is not a float bias of %lld channels",
+                         bq->name, (long long)c->channels);
+    int64_t inner = 1;
+    for (int d = 2; d < t->ndim; d++) inner *= t->dims[d];
+    float *y = t->data; /* observers may change values in place (nnquant/run.h) */
+    const float *b0 = before.data, *b1 = after.data;
+    for (int64_t i = 0; s == NQ_OK && i < t->dims[0]; i++)
+        for (int64_t k = 0; k < c->channels; k++) {
+            float d = b1[k] - b0[k];
+            float *row = y + (i * c->channels + k) * inner;
+            for (int64_t j = 0; d != 0.0f && j < inner; j++) row[j] += d;
+        }
+    nq_tensor_free(&before);
+    nq_tensor_free(&after);
+    return s;
+}
+
+static int observe_correct(void *user, const nq_graph *g, const nq_node *node, int v, const nq_tensor *t)
+{
+    (void)g;
+    (void)node;
+    one_pass *p = user;
+    if (v < 0 || p->slot[v] < 0) return 0;
+    int i = p->slot[v];
+    p->status = correct_in_pass(p, &p->cand[i], &p->mr[i], t);
+    if (p->status != NQ_OK) return 1;
+    p->done++;
+    if (p->o && p->o->progress) p->o->progress(p->o->user, "bias correction", p->done, p->total);
+    return 0;
+}
+
+static nq_status correct_one_pass(nq_graph *g, const candidate *cand, const chan_mean *mr, int nc,
+                                  int64_t max_channels, const nq_dataset *calib, const nq_ptq_options *o,
+                                  int *done, nq_error *err)
+{
+    one_pass p = {g, cand, mr, calloc((size_t)g->n_values + 1, sizeof(int)), NULL, o, 0, nc, NQ_OK, err};
+    chan_mean mq = {max_channels, calloc((size_t)max_channels + 1, sizeof(double)), 0};
+    p.mq = &mq;
+    nq_status s = p.slot && mq.sum ? NQ_OK : nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int v = 0; s == NQ_OK && v < g->n_values; v++) p.slot[v] = -1;
+    for (int i = 0; s == NQ_OK && i < nc; i++) p.slot[cand[i].n->outputs[0]] = i;
+    nq_ptq_options whole = o ? *o : (nq_ptq_options){0};
+    whole.batch = calib->n;
+    whole.progress = NULL;
+    nq_ptq_watch w = {observe_correct, &p, &p.status, NULL};
+    if (s == NQ_OK) s = nq_ptq_calibrate(g, calib, &whole, &w, NULL, err);
+    *done = p.done;
+    free(mq.sum);
+    free(p.slot);
+    return s;
+}
+
+/* Activation memory (bytes) of a pass of g with the whole set as one batch,
+ * from a one-sample run. */
+static nq_status whole_batch_bytes(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
+                                   double *bytes, nq_error *err)
+{
+    nq_session_opts so = {.num_threads = o ? o->num_threads : 0};
+    nq_session *s = NULL;
+    const nq_value *in = g->values[g->inputs[0]];
+    nq_tensor x = {0}, *outs = calloc((size_t)g->n_outputs + 1, sizeof(nq_tensor));
+    nq_status r = outs ? nq_session_create(g, &so, &s, err) : nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    if (r == NQ_OK) r = nq_dataset_batch(calib, 0, 1, in->ndim, in->dims, &x, err);
+    if (r == NQ_OK) r = nq_session_run(s, &x, 1, outs, g->n_outputs, err);
+    if (r == NQ_OK) *bytes = (double)nq_session_arena_bytes(s) * (double)calib->n;
+    for (int k = 0; outs && k < g->n_outputs; k++) nq_tensor_free(&outs[k]);
+    free(outs);
+    nq_tensor_free(&x);
+    nq_session_free(s);
+    return r;
+}
+
+nq_status nq_ptq_bias_correction_within(nq_graph *g, const nq_graph *ref, const nq_dataset *calib,
+                                        const nq_ptq_options *o, double max_bytes, int *corrected, nq_error *err)
 {
     if (corrected) *corrected = 0;
     if (calib == NULL || calib->n < 1)
@@ -149,11 +286,25 @@ nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset 
     /* E[y] of every layer in one pass of ref, then each layer of g in order */
     if (s == NQ_OK && nc > 0) s = channel_means(ref, calib, o, &set, err);
     int done = 0;
-    for (int i = 0; s == NQ_OK && i < nc; i++, done++) s = correct_node(g, &cand[i], &mr[i], calib, o, err);
+    int64_t max_channels = 0;
+    for (int i = 0; i < nc; i++)
+        if (cand[i].channels > max_channels) max_channels = cand[i].channels;
+    double bytes = 0;
+    if (s == NQ_OK && nc > 0 && g->n_inputs == 1) s = whole_batch_bytes(g, calib, o, &bytes, err);
+    if (s == NQ_OK && nc > 0 && g->n_inputs == 1 && bytes <= max_bytes)
+        s = correct_one_pass(g, cand, mr, nc, max_channels, calib, o, &done, err);
+    else /* too large for one batch: a pass per layer, in batches */
+        for (int i = 0; s == NQ_OK && i < nc; i++, done++) s = correct_node(g, &cand[i], &mr[i], calib, o, err);
     for (int i = 0; i < nc; i++) free(mr[i].sum);
     free(set.slot);
     free(mr);
     free(cand);
     if (corrected) *corrected = done;
     return s;
+}
+
+nq_status nq_bias_correction(nq_graph *g, const nq_graph *ref, const nq_dataset *calib, const nq_ptq_options *o,
+                             int *corrected, nq_error *err)
+{
+    return nq_ptq_bias_correction_within(g, ref, calib, o, NQ_BIAS_CORRECTION_BATCH_BYTES, corrected, err);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "ptq/ptq_internal.h"
 
 void nq_ptq_options_default(nq_ptq_options *o)
@@ -19,11 +20,12 @@ void nq_ptq_options_default(nq_ptq_options *o)
     o->bias_correction_samples = 256;
 }
 
-static void say(const nq_ptq_options *o, const char *step)
+/* Logs a finished step with its wall time (verbose only). */
+static void say(const nq_ptq_options *o, const char *step, double t0)
 {
     if (o->verbose && o->log) {
         char line[128];
-        snprintf(line, sizeof line, "ptq: %s", step);
+        snprintf(line, sizeof line, "ptq: %-34s %7.3f s", step, nq_now_seconds() - t0);
         o->log(o->user, line);
     }
 }
@@ -40,8 +42,9 @@ nq_status nq_quantize_network(nq_graph *g, const nq_dataset *calib, const nq_ptq
     nq_status s = nq_ops_resolve(g, err);
 #define STEP(name, call)                  \
     if (s == NQ_OK) {                     \
-        say(o, name);                     \
+        double t0_ = nq_now_seconds();             \
         s = (call);                       \
+        if (s == NQ_OK) say(o, name, t0_); \
     }
     STEP("check_architecture", nq_check_architecture(g, err));
     STEP("prepare_network", nq_prepare_network(g, err));

@@ -111,4 +111,11 @@ typedef struct nq_ptq_watch {
 nq_status nq_ptq_calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
                            const nq_ptq_watch *w, const char *stage, nq_error *err);
 
+/* nq_bias_correction with a bound on the activation memory of its single
+ * pass: the whole (first) calibration set runs as one batch when that
+ * takes at most max_bytes, else one pass per layer in batches. */
+#define NQ_BIAS_CORRECTION_BATCH_BYTES (512.0 * 1024 * 1024)
+nq_status nq_ptq_bias_correction_within(nq_graph *g, const nq_graph *ref, const nq_dataset *calib,
+                                        const nq_ptq_options *o, double max_bytes, int *corrected, nq_error *err);
+
 #endif

@@ -1,9 +1,9 @@
 /* Top-1 evaluation over a dataset, and MAC counts. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
-#include <time.h>
 
 #include "nnquant/ops.h"
+#include "core/core_internal.h"
 #include "nnquant/run.h"
 
 int64_t nq_argmax(const nq_tensor *t, int64_t offset, int64_t n)
@@ -18,13 +18,6 @@ int64_t nq_argmax(const nq_tensor *t, int64_t offset, int64_t n)
         }
     }
     return best;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 nq_status nq_evaluate(nq_session *s, const nq_graph *g, const nq_dataset *d, int64_t batch,
@@ -43,9 +36,9 @@ nq_status nq_evaluate(nq_session *s, const nq_graph *g, const nq_dataset *d, int
         nq_tensor x = {0}, y = {0};
         nq_status st = nq_dataset_batch(d, start, count, in->ndim, in->dims, &x, err);
         if (st != NQ_OK) return st;
-        double t0 = now_s();
+        double t0 = nq_now_seconds();
         st = nq_session_run(s, &x, 1, &y, 1, err);
-        r->seconds += now_s() - t0;
+        r->seconds += nq_now_seconds() - t0;
         nq_tensor_free(&x);
         if (st != NQ_OK) return st;
         if (y.ndim != 2 || y.dims[0] != count || y.dtype == NQ_DTYPE_BOOL) {
