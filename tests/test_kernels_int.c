@@ -400,7 +400,8 @@ static void test_quantize(void)
     uint8_t *u8 = malloc(N);
     int16_t *o16 = malloc(sizeof(int16_t) * N);
     int32_t *o32 = malloc(sizeof(int32_t) * N);
-    REQUIRE(x && o8 && u8 && o16 && o32);
+    float *fq = malloc(sizeof(float) * N);
+    REQUIRE(x && o8 && u8 && o16 && o32 && fq);
     static const float scales[] = {1.0f, 0.5f, 3.0f, 1e-3f, 127.0f / 6.0f, 1e6f};
     static const int32_t ranges[][2] = {{-128, 127}, {0, 255}, {-8, 7}, {-32768, 32767},
                                         {INT32_MIN, INT32_MAX}, {9, -9}};
@@ -428,6 +429,22 @@ static void test_quantize(void)
         }
         nq_quantize_f32_s32(x, N, s, qmin, qmax, o32);
         CHECK_Q_ARRAY("quantize s32", o32, x, (int64_t)N, s, qmin, qmax, INT32_MIN, INT32_MAX);
+        /* fake quantization against clamp(nearbyintf(x * s)), bounds within +-2^22 */
+        const float flo = qmin < -4194304 ? -4194304.0f : (float)qmin, fhi = qmax > 4194304 ? 4194304.0f : (float)qmax;
+        for (int isa = 0; isa < NQ_INT_ISA_COUNT && flo <= fhi; isa++) {
+            if (!nq_int_isa_available((nq_int_isa)isa)) continue;
+            nq_fake_quantize_f32_isa((nq_int_isa)isa, x, N, s, flo, fhi, fq);
+            for (int i = 0; i < N; i++) {
+                float r = nearbyintf(x[i] * s);
+                r = r < flo ? flo : (r > fhi ? fhi : r);
+                if (!(fq[i] == r || (isnan(fq[i]) && isnan(r)))) {
+                    fprintf(stderr, "fake quantize isa %d: x = %a, s = %g -> %a, expected %a\n", isa, (double)x[i],
+                            (double)s, (double)fq[i], (double)r);
+                    nqt_failures++;
+                    break;
+                }
+            }
+        }
     }
 
     /* per channel: [2, 3, 101] */
@@ -475,7 +492,7 @@ static void test_quantize(void)
     nq_dequantize_s32_f32_per_channel(o32, 5, 4, 50, invs, f);
     for (int i = 0; i < 1000; i++) bad += f[i] != (float)o32[i] * invs[(i / 50) % 4];
     CHECK(bad == 0);
-    free(x), free(o8), free(u8), free(o16), free(o32), free(f);
+    free(x), free(o8), free(u8), free(o16), free(o32), free(f), free(fq);
 }
 
 /* ---- (c) GEMMs against the references --------------------------------- */

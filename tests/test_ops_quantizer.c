@@ -375,6 +375,60 @@ static void test_fake_equals_true(void)
     nq_tensor_free(&x);
 }
 
+/* Float -> float on integral values requantizes as integer -> integer
+ * does (ties half up), other values take the float product (ties half to
+ * even), element by element; on random accumulators, fake quantization of
+ * the integers as floats equals the integer path bit for bit. */
+static void test_f2f_integral(void)
+{
+    const float xv[] = {5, -5, 3, -3, 7, 2.5f, -2.5f, 0, 1e10f, -6};
+    const int64_t dims[] = {10};
+    nq_tensor x, y;
+    make_f32(&x, 1, dims, xv);
+    const float half = 0.5f;
+    qattrs a = qa("float32");
+    a.clip_min = -100;
+    a.clip_max = 100;
+    run_ok(&a, &x, &half, 0, 1, NQ_DTYPE_FLOAT32, &y);
+    /* 2.5 -> 3, -2.5 -> -2, 1.5 -> 2, -1.5 -> -1, 3.5 -> 4 (integers, half up);
+     * 1.25 -> 1, -1.25 -> -1 (floats); 1e10 is beyond int32: float, then clipped */
+    const float w[] = {3, -2, 2, -1, 4, 1, -1, 0, 100, -3};
+    for (int i = 0; i < 10; i++) {
+        if (((float *)y.data)[i] != w[i]) fprintf(stderr, "f2f integral [%d]: %g, expected %g\n", i, ((float *)y.data)[i], w[i]);
+        CHECK(((float *)y.data)[i] == w[i]);
+    }
+    nq_tensor_free(&y);
+    nq_tensor_free(&x);
+
+    const int64_t d4[] = {3, 5, 7, 11};
+    const int64_t n = 3 * 5 * 7 * 11;
+    nq_tensor xi, xf, yf, yi;
+    make_rand_int(&xi, NQ_DTYPE_INT32, 4, d4, 77u, -300000, 300000);
+    for (int64_t i = 0; i < n; i += 3) nq_tensor_set(&xi, i, 2160.0 * (double)(2 * ((i / 3) % 11) - 11));
+    tt_make(&xf, NQ_DTYPE_FLOAT32, 4, d4, NULL);
+    for (int64_t i = 0; i < n; i++) ((float *)xf.data)[i] = (float)geti(&xi, i);
+    float sc[5];
+    unsigned seed = 5u;
+    for (int k = 0; k < 5; k++) sc[k] = tt_rand(&seed, 1e-4f, 1e-3f);
+    sc[0] = 23.0f / 4320.0f; /* 2160 * odd * sc[0] rounds to an exact half in float32 */
+    for (int pc = 0; pc < 2; pc++) {
+        qattrs b = qa("float32");
+        b.clip_min = -128;
+        b.clip_max = 127;
+        if (pc) b.axis = 1;
+        run_ok(&b, &xf, sc, pc ? 5 : 0, 1, NQ_DTYPE_FLOAT32, &yf);
+        b.to = "int8";
+        run_ok(&b, &xi, sc, pc ? 5 : 0, 1, NQ_DTYPE_INT8, &yi);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; i++) bad += ((float *)yf.data)[i] != (float)geti(&yi, i);
+        CHECK(bad == 0);
+        nq_tensor_free(&yf);
+        nq_tensor_free(&yi);
+    }
+    nq_tensor_free(&xi);
+    nq_tensor_free(&xf);
+}
+
 /* ---- integer -> integer ---- */
 
 static void test_i2i_hand(void)
@@ -835,6 +889,7 @@ int main(void)
     test_f2i_hand();
     test_f2i_vs_kernels();
     test_fake_equals_true();
+    test_f2f_integral();
     test_i2i_hand();
     test_i2i_vs_apply();
     test_i2f();

@@ -176,6 +176,12 @@ void nq_quantize_f32_s32_per_channel(const float *x, int64_t batch, int64_t chan
                                      int64_t spatial, const float *scale, int32_t qmin,
                                      int32_t qmax, int32_t *out);
 
+/* Fake quantization in float: out[i] = round_half_even(clamp(x[i] * scale,
+ * lo, hi)), the product taken in float32, for integral lo <= hi within
+ * +-2^22 (the caller checks: it is then the same as clamping after
+ * rounding). NaN stays NaN; a rounded 0 is +0. */
+void nq_fake_quantize_f32(const float *x, int64_t n, float scale, float lo, float hi, float *out);
+
 /* Dequantize: out[i] = (float)q[i] * inv_scale (float32 product). */
 void nq_dequantize_s8_f32(const int8_t *q, int64_t n, float inv_scale, float *out);
 void nq_dequantize_u8_f32(const uint8_t *q, int64_t n, float inv_scale, float *out);

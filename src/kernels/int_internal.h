@@ -81,6 +81,8 @@ void nq_quantize_f32_u8_isa(nq_int_isa isa, const float *x, int64_t n, float sca
 void nq_quantize_f32_s16_isa(nq_int_isa isa, const float *x, int64_t n, float scale,
                              int32_t qmin, int32_t qmax, int16_t *out);
 
+void nq_fake_quantize_f32_isa(nq_int_isa isa, const float *x, int64_t n, float scale, float lo, float hi,
+                              float *out);
 void nq_gemm_s8s8s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
                          int64_t N, int64_t K, const int8_t *A, int64_t lda, const int8_t *B,
                          int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc);

@@ -317,6 +317,35 @@ DEFINE_QUANTIZE_SMALL(s8, int8_t, INT8_MIN, INT8_MAX)
 DEFINE_QUANTIZE_SMALL(u8, uint8_t, 0, UINT8_MAX)
 DEFINE_QUANTIZE_SMALL(s16, int16_t, INT16_MIN, INT16_MAX)
 
+/* Fake quantization: float in, float out, same rounding. */
+NQ_INT_ALWAYS_INLINE void fq_loop(const float *restrict x, int64_t n, float scale, float lo, float hi,
+                                  float *restrict out)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] * scale;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        out[i] = round_even_small(v);
+    }
+}
+static void fq_generic(const float *x, int64_t n, float scale, float lo, float hi, float *out)
+{
+    fq_loop(x, n, scale, lo, hi, out);
+}
+NQ_ISA_VARIANTS(static void fq, (const float *x, int64_t n, float scale, float lo, float hi, float *out),
+                fq_loop(x, n, scale, lo, hi, out))
+
+void nq_fake_quantize_f32_isa(nq_int_isa isa, const float *x, int64_t n, float scale, float lo, float hi,
+                              float *out)
+{
+    NQ_ISA_DISPATCH(nq_int_isa_available(isa) ? isa : NQ_INT_ISA_GENERIC, fq, (x, n, scale, lo, hi, out));
+}
+
+void nq_fake_quantize_f32(const float *x, int64_t n, float scale, float lo, float hi, float *out)
+{
+    NQ_ISA_DISPATCH(nq_int_isa_best(), fq, (x, n, scale, lo, hi, out));
+}
+
 /* int32: float32 cannot hold every int32, so compare in double (exact
  * for both the float value and the int32 bounds) and round with
  * nearbyintf; values beyond +-2^31 saturate. */

@@ -4,7 +4,9 @@
  * docs/numerics.md. Y = Quantizer(X, scale) scales by the multiplier
  * `scale` (y = x * s), optionally rounds, clips and casts to `to`:
  *
- *   float -> float  : y = x * s; nearbyintf(y) if round; clip if given
+ *   float -> float  : y = x * s; nearbyintf(y) if round; clip if given;
+ *                     with round, an integral x within int32 requantizes
+ *                     as integer -> int does (then clip)
  *   float -> integer: y = clamp(nearbyintf(x * s), lo, hi)     (round = 1)
  *   integer -> int  : y = nq_requant_apply(x, r, lo, hi)         (round = 1)
  *                     r = nq_requant_from_scale(s), or nq_requant_from_shift(-log2 s)
@@ -348,11 +350,15 @@ static nq_status qz_infer(nq_kctx *c)
     return NQ_OK;
 }
 
+/* Whether the kind requantizes (integer input, or the integral values of a
+ * rounding float -> float Quantizer). */
+static int qz_requantizes(const qz_plan *p) { return p->kind == QZ_I2I || (p->kind == QZ_F2F && p->round); }
+
 /* Per-channel requantization factors, computed once per run. */
 static size_t qz_scratch(const nq_kctx *c)
 {
     qz_plan p;
-    if (qz_check(c, &p) != NQ_OK || p.kind != QZ_I2I || !p.per_channel) return 0;
+    if (qz_check(c, &p) != NQ_OK || !qz_requantizes(&p) || !p.per_channel) return 0;
     return (size_t)p.channels * sizeof(nq_requant);
 }
 
@@ -380,16 +386,16 @@ static void clip_f32(float *y, int64_t n, float lo, float hi)
     }
 }
 
-static void row_f2f(const qz_job *j, const void *px, void *py, int64_t n, int64_t ch)
+#define QZ_CHUNK 256
+
+/* The float product, rounded (half to even; half up with single_shift, as
+ * the integer shift rounds) and clipped. */
+static void f2f_float(const float *x, float *y, int64_t n, float s, float lo, float hi, int round, int half_up)
 {
-    const float *x = px;
-    float *y = py;
-    const float s = j->p->scale[ch], lo = j->p->fmin, hi = j->p->fmax;
-    const int round = j->p->round;
-    /* With single_shift the integer path rescales by a pure shift, which
-     * rounds ties half up; power-of-two scales make ties common, so the
-     * fake-quantized path rounds the same way to stay bit-exact with it. */
-    const int half_up = j->p->single_shift;
+    if (round && !half_up && lo == floorf(lo) && hi == floorf(hi) && lo >= -0x1p22f && hi <= 0x1p22f) {
+        nq_fake_quantize_f32(x, n, s, lo, hi, y); /* clamping first is the same, and vectorizes */
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] * s;
         if (round) v = half_up ? floorf(v + 0.5f) : nearbyintf(v);
@@ -398,12 +404,48 @@ static void row_f2f(const qz_job *j, const void *px, void *py, int64_t n, int64_
     }
 }
 
+/* Rounding float -> float with requantization factor r, chunk by chunk:
+ * an element that is an integer within int32 is requantized exactly as
+ * the integer -> integer path does (so that a fake-quantized network
+ * computes what its integer cast computes, ties included), then clipped;
+ * any other takes the float product. */
+static void f2f_requant(const float *x, float *y, int64_t n, nq_requant r, float s, float lo, float hi,
+                        int half_up)
+{
+    int32_t a[QZ_CHUNK], q[QZ_CHUNK];
+    float f[QZ_CHUNK];
+    for (int64_t k = 0; k < n; k += QZ_CHUNK) {
+        int64_t m = n - k < QZ_CHUNK ? n - k : QZ_CHUNK, ints = 0;
+        for (int64_t i = 0; i < m; i++) {
+            float v = x[k + i];
+            a[i] = v >= -2147483648.0f && v < 2147483648.0f ? (int32_t)v : 0;
+            ints += v == (float)a[i];
+        }
+        if (ints < m) f2f_float(x + k, f, m, s, lo, hi, 1, half_up);
+        if (ints > 0) nq_requant_s32_to_s32(a, m, r, INT32_MIN, INT32_MAX, q);
+        for (int64_t i = 0; ints > 0 && i < m; i++)
+            if (x[k + i] == (float)a[i]) {
+                float v = (float)q[i];
+                v = v < lo ? lo : v;
+                f[i] = v > hi ? hi : v;
+            }
+        memcpy(y + k, f, sizeof(float) * (size_t)m);
+    }
+}
+
+static void row_f2f(const qz_job *j, const void *px, void *py, int64_t n, int64_t ch)
+{
+    const float s = j->p->scale[ch], lo = j->p->fmin, hi = j->p->fmax;
+    if (j->p->round && j->rq != NULL && j->rq[ch].mult != 0)
+        f2f_requant(px, py, n, j->rq[ch], s, lo, hi, j->p->single_shift);
+    else
+        f2f_float(px, py, n, s, lo, hi, j->p->round, j->p->single_shift);
+}
+
 static void row_f2i(const qz_job *j, const void *x, void *y, int64_t n, int64_t ch)
 {
     j->dst->quant(x, n, j->p->scale[ch], j->p->lo, j->p->hi, y);
 }
-
-#define QZ_CHUNK 256
 
 static void row_i2i(const qz_job *j, const void *x, void *y, int64_t n, int64_t ch)
 {
@@ -470,7 +512,7 @@ static nq_status qz_forward(nq_kctx *c)
                 .xsize = nq_dtype_size(p.src),
                 .ysize = nq_dtype_size(p.dst)};
     nq_requant one;
-    if (p.kind == QZ_I2I) {
+    if (qz_requantizes(&p)) {
         nq_requant *rq = &one;
         if (p.per_channel) {
             if (c->scratch == NULL || c->scratch_size < (size_t)p.channels * sizeof *rq)
@@ -478,13 +520,16 @@ static nq_status qz_forward(nq_kctx *c)
             rq = c->scratch;
         }
         for (int64_t k = 0; k < p.channels; k++) {
+            int e = 0, exact = 1;
+            (void)frexpf(p.scale[k], &e);
             if (p.single_shift) {
-                int e = 0;
-                (void)frexpf(p.scale[k], &e);
                 rq[k] = nq_requant_from_shift(1 - e);
+                exact = 1 - e >= NQ_REQUANT_SHIFT_MIN && 1 - e <= NQ_REQUANT_SHIFT_MAX;
             } else {
-                rq[k] = nq_requant_from_scale(p.scale[k]);
+                exact = nq_requant_from_scale_checked(p.scale[k], &rq[k]) == NQ_REQUANT_EXACT;
             }
+            /* float -> float: a factor the integer path would not use exactly leaves the float product */
+            if (p.kind == QZ_F2F && !exact) rq[k].mult = 0;
         }
         j.rq = rq;
     }
