@@ -275,6 +275,81 @@ static void test_histogram_split(void)
     nq_histogram_free(&b);
 }
 
+/* nq_histogram_grow merges bins pairwise as the range doubles; a fine
+ * histogram grown over one pass and rebinned onto [0, max |x|] is the
+ * directly filled one up to the fine bins that straddle an edge, and gives
+ * the same MSE threshold within a fine bin. */
+static void test_histogram_grow_rebin(void)
+{
+    /* exact merge: values at bin centers of 8 bins over [0, 1] */
+    nq_histogram h, fin, direct;
+    nq_error err = {0};
+    REQUIRE(nq_histogram_init(&h, 8, 1.0f, NULL) == NQ_OK);
+    const float v[] = {0.0625f, 0.1875f, 0.1875f, 0.4375f, 0.9375f, -0.6875f};
+    CHECK_OK(nq_histogram_add(&h, v, 6, NULL));
+    CHECK_OK(nq_histogram_grow(&h, 3.0f, NULL)); /* range 4: bins of 0.5 */
+    CHECK(h.range == 4.0f && h.n_bins == 8 && h.count == 6 && h.n_over == 0);
+    const uint64_t want[8] = {4, 2, 0, 0, 0, 0, 0, 0};
+    CHECK(memcmp(h.bins, want, sizeof want) == 0);
+    const float big = 3.0f;
+    CHECK_OK(nq_histogram_add(&h, &big, 1, NULL));
+    CHECK(h.bins[6] == 1);
+    CHECK(nq_histogram_grow(&h, INFINITY, &err) == NQ_ERR_INVALID_ARG);
+    nq_histogram_free(&h);
+    /* range 0 (zeros only) takes the new range at once */
+    REQUIRE(nq_histogram_init(&h, 8, 0.0f, NULL) == NQ_OK);
+    const float zeros[3] = {0};
+    CHECK_OK(nq_histogram_add(&h, zeros, 3, NULL));
+    CHECK_OK(nq_histogram_grow(&h, 5.0f, NULL));
+    CHECK(h.range == 5.0f && h.bins[0] == 3);
+    nq_histogram_free(&h);
+
+    /* one pass over Gaussian data in chunks whose max grows */
+    enum { N = 100003, FINE = 16 * NQ_HISTOGRAM_BINS };
+    static float x[N];
+    rng r = {7};
+    for (int i = 0; i < N; i++) x[i] = (float)rng_gauss(&r) * (i < 1000 ? 0.3f : 1.0f);
+    x[5] = 0.0f;
+    REQUIRE(nq_histogram_init(&h, FINE, 0.0f, NULL) == NQ_OK);
+    for (int64_t k = 0; k < N; k += 1000) {
+        int64_t m = N - k < 1000 ? N - k : 1000;
+        CHECK_OK(nq_histogram_grow(&h, max_abs_of(x + k, m), NULL));
+        CHECK_OK(nq_histogram_add(&h, x + k, m, NULL));
+    }
+    const float mx = max_abs_of(x, N);
+    CHECK(h.range >= mx && h.range < 2 * mx + 1e-6f && h.n_over == 0);
+    CHECK_OK(nq_histogram_rebin(&h, NQ_HISTOGRAM_BINS, mx, &fin, &err));
+    hist_of(&direct, x, N, NQ_HISTOGRAM_BINS);
+    CHECK(fin.count == direct.count && fin.n_zero == direct.n_zero && fin.max_abs == direct.max_abs);
+    CHECK_NEAR(fin.sum_abs, direct.sum_abs, 1e-9 * direct.sum_abs);
+    /* cumulative counts up to each edge: off by at most the fine bin across it */
+    const double wf = (double)h.range / FINE, wd = (double)mx / NQ_HISTOGRAM_BINS;
+    uint64_t cf = 0, cd = 0, worst = 0;
+    int bad = 0;
+    for (int j = 0; j < NQ_HISTOGRAM_BINS; j++) {
+        cf += fin.bins[j];
+        cd += direct.bins[j];
+        int64_t fi = (int64_t)((j + 1) * wd / wf);
+        uint64_t slack = fi < FINE ? h.bins[fi] : 0, diff = cf > cd ? cf - cd : cd - cf;
+        bad += diff > slack + 1;
+        worst = diff > worst ? diff : worst;
+    }
+    CHECK(bad == 0 && cf == cd);
+    float c_fin, c_direct;
+    CHECK_OK(nq_clip_mse(&fin, 8, 1, &c_fin, NULL));
+    CHECK_OK(nq_clip_mse(&direct, 8, 1, &c_direct, NULL));
+    CHECK(fabs(c_fin - c_direct) <= 2.0 * wf);
+    printf("grown + rebinned: MSE threshold %.5f vs %.5f filled directly (largest cumulative gap %llu of %d)\n",
+           (double)c_fin, (double)c_direct, (unsigned long long)worst, N);
+    /* rebinning onto bins narrower than the source, or below its largest value, is refused */
+    nq_histogram no;
+    CHECK(nq_histogram_rebin(&h, FINE * 2, mx, &no, &err) == NQ_ERR_INVALID_ARG);
+    CHECK(nq_histogram_rebin(&h, 16, mx * 0.5f, &no, &err) == NQ_ERR_INVALID_ARG);
+    nq_histogram_free(&h);
+    nq_histogram_free(&fin);
+    nq_histogram_free(&direct);
+}
+
 static void test_errors(void)
 {
     nq_histogram h;
@@ -644,6 +719,7 @@ int main(void)
     test_histogram_bad_values();
     test_histogram_relu();
     test_histogram_split();
+    test_histogram_grow_rebin();
     test_errors();
     test_max();
     test_mse_uniform();

@@ -104,8 +104,24 @@ static void test_ranges(void)
     printf("h in [%.3f, %.3f]: range after the Relu [0, %.3f]\n", hmin, hmax, rg.max_abs[vh]);
 
     o.optimize_signs = 1;
+    CHECK(rg.hist == NULL); /* clipping MAX: no histograms gathered */
     CHECK_OK(nq_adjust_ranges(g, NQ_CLIP_MSE, &rg, &d, &o, &err));
     CHECK(rg.max_abs[vh] > 0.25 * hmax && rg.max_abs[vh] <= hmax * (1 + 1e-6));
+    /* with MSE clipping, compute_ranges fills the histograms in its own pass
+     * (grown, then rebinned): adjust_ranges uses them and lands within a
+     * fine bin of its own second pass */
+    nq_ranges one = {0};
+    o.clipping = NQ_CLIP_MSE;
+    CHECK_OK(nq_compute_ranges(g, &d, 1, &o, &one, &err));
+    REQUIRE(one.hist != NULL);
+    CHECK(one.hist[vh].count == (uint64_t)N * NH && one.hist[vy].count == (uint64_t)N * NO);
+    CHECK(one.hist[vh].n_bins == NQ_HISTOGRAM_BINS && one.hist[vh].range == (float)one.max_abs[vh]);
+    CHECK_OK(nq_adjust_ranges(g, NQ_CLIP_MSE, &one, &d, &o, &err));
+    for (int k = 0; k < 2; k++) {
+        int v = k ? vy : vh;
+        CHECK_NEAR(one.max_abs[v], rg.max_abs[v], 2.0 * fmax(-one.min[v], one.max[v]) / NQ_HISTOGRAM_BINS);
+    }
+    nq_ranges_free(&one);
     nq_ranges_free(&rg);
     nq_graph_free(g);
     nq_tensor_free(&d.samples);

@@ -15,6 +15,10 @@
  *     nq_clip_threshold(&h, NQ_CLIP_MSE, 8, 1, &clip, &err);
  *     nq_histogram_free(&h);
  *
+ * or in one pass: a fine histogram of range 0, nq_histogram_grow to each
+ * batch's max |x| before adding it, then nq_histogram_rebin onto
+ * NQ_HISTOGRAM_BINS over [0, max |x|] (docs/clipping.md).
+ *
  * Conventions:
  *  - A histogram counts |x| (quantization is symmetric, zero point 0, see
  *    docs/numerics.md), over [0, range] cut into n_bins equal bins:
@@ -78,6 +82,23 @@ nq_status nq_histogram_add(nq_histogram *h, const float *x, int64_t n, nq_error 
 /* The same for max(x[i], 0): the histogram of what a following Relu passes
  * on (negative values count as zeros). Same errors and guarantees. */
 nq_status nq_histogram_add_relu(nq_histogram *h, const float *x, int64_t n, nq_error *err);
+/* Widens the range to at least max_abs (finite, >= 0) without losing
+ * counts, so that one pass over data whose range is not known in advance
+ * can fill a histogram: a range of 0 becomes max_abs (its values are all
+ * zeros, in bin 0); otherwise the range doubles, adjacent bins merging
+ * pairwise, until it reaches max_abs. Call it before adding values up to
+ * max_abs. n_bins must be even unless the range is 0. */
+nq_status nq_histogram_grow(nq_histogram *h, float max_abs, nq_error *err);
+/* *dst: src's counts redistributed over n_bins bins on [0, range] (range >
+ * 0, at least src's largest value; src's bins must be narrower than dst's
+ * and it must have no value beyond its range), each src bin's count split
+ * between the dst bins it overlaps in proportion to the overlap, in whole
+ * counts (the first takes the rounded-down share); exact zeros stay in
+ * bin 0, counts and sums are kept. A histogram grown over one pass, with
+ * bins a fraction of the final ones, so comes out close to one filled
+ * over a known range. */
+nq_status nq_histogram_rebin(const nq_histogram *src, int n_bins, float range, nq_histogram *dst,
+                             nq_error *err);
 /* dst += src; both must have the same n_bins and range (NQ_ERR_INVALID_ARG). */
 nq_status nq_histogram_merge(nq_histogram *dst, const nq_histogram *src, nq_error *err);
 

@@ -98,6 +98,9 @@ typedef struct nq_ranges {
     double *min;       /* smallest value seen */
     double *max;       /* largest value seen */
     unsigned char *valid;
+    nq_histogram *hist; /* per value: the histograms nq_adjust_ranges needs, when
+                           nq_compute_ranges gathered them (o->clipping not MAX);
+                           else NULL */
 } nq_ranges;
 void nq_ranges_free(nq_ranges *r);
 
@@ -156,13 +159,21 @@ nq_status nq_normalize_parameters(nq_graph *g, int channel_wise, nq_error *err);
  * max |x| of every scaling node's output (and of every node's output when
  * scaling_nodes_only is 0). With o->relu_ranges, a scaling node's output
  * read only by Relu nodes is recorded as after the Relu, max(x, 0): min 0,
- * max |x| = max (o may be NULL: off). */
+ * max |x| = max (o may be NULL: off). With o->clipping other than MAX, the
+ * same pass also fills the scaling nodes' |x| histograms for
+ * nq_adjust_ranges (out->hist), saving it a pass: 16 * NQ_HISTOGRAM_BINS
+ * fine bins whose range starts at the first batch's max |x| and doubles
+ * as larger values come (nq_histogram_grow), then rebinned onto
+ * NQ_HISTOGRAM_BINS bins over [0, max |x|] (nq_histogram_rebin), close
+ * to what adjust_ranges' own pass over that known range gives. */
 nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scaling_nodes_only,
                             const nq_ptq_options *o, nq_ranges *out, nq_error *err);
 
 /* Replaces each tracked max |x| by the clipping threshold of `mode` at the
- * precision of the node's output, from histograms filled in one more pass
- * (of max(x, 0) where compute_ranges folded a Relu, with o->relu_ranges). */
+ * precision of the node's output, from the histograms in ranges->hist or,
+ * when compute_ranges did not gather them, from histograms over [0, max |x|]
+ * filled in one more pass (of max(x, 0) where compute_ranges folded a Relu,
+ * with o->relu_ranges). */
 nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *ranges,
                            const nq_dataset *calib, const nq_ptq_options *o, nq_error *err);
 

@@ -98,6 +98,69 @@ nq_status nq_histogram_add_relu(nq_histogram *h, const float *x, int64_t n, nq_e
     return add_values(h, x, n, 1, err);
 }
 
+nq_status nq_histogram_grow(nq_histogram *h, float max_abs, nq_error *err)
+{
+    if (h == NULL || h->bins == NULL) return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: not initialized");
+    if (!isfinite(max_abs) || max_abs < 0.0f)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: cannot grow to %g", (double)max_abs);
+    if (max_abs <= h->range) return NQ_OK;
+    if (h->range == 0.0f) { /* only zeros so far, all in bin 0 */
+        if (h->n_over > 0)
+            return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: range 0 holds non-zero values");
+        h->range = max_abs;
+        return NQ_OK;
+    }
+    if (h->n_bins % 2 != 0)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: cannot double %d bins", h->n_bins);
+    if (h->n_over > 0) /* the last bin holds values of unknown place: its contents stay last */
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: values already beyond the range");
+    const int half = h->n_bins / 2;
+    while (h->range < max_abs) {
+        if (!isfinite(h->range * 2.0f))
+            return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: range beyond float");
+        for (int i = 0; i < half; i++) h->bins[i] = h->bins[2 * i] + h->bins[2 * i + 1];
+        memset(h->bins + half, 0, (size_t)half * sizeof *h->bins);
+        h->range *= 2.0f;
+    }
+    return NQ_OK;
+}
+
+nq_status nq_histogram_rebin(const nq_histogram *src, int n_bins, float range, nq_histogram *dst,
+                             nq_error *err)
+{
+    if (src == NULL || src->bins == NULL || dst == NULL)
+        return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram rebin: not initialized");
+    const double w_src = (double)src->range / src->n_bins, w_dst = (double)range / n_bins;
+    if (!(range > 0.0f) || src->max_abs > range || src->n_over > 0 || !(w_src <= w_dst))
+        return nq_error_set(err, NQ_ERR_INVALID_ARG,
+                            "histogram rebin: %d bins over [0, %g] (largest value %g) onto %d bins over [0, %g]",
+                            src->n_bins, (double)src->range, (double)src->max_abs, n_bins, (double)range);
+    nq_status s = nq_histogram_init(dst, n_bins, range, err);
+    if (s != NQ_OK) return s;
+    const int last = n_bins - 1;
+    for (int i = 0; i < src->n_bins; i++) {
+        uint64_t c = src->bins[i];
+        if (c == 0) continue;
+        double lo = i * w_src, hi = (i + 1) * w_src;
+        int j = (int)(lo / w_dst);
+        j = j > last ? last : j;
+        double edge = (j + 1) * w_dst; /* dst bins are wider: at most one edge inside */
+        if (i == 0) { /* exact zeros belong to bin 0 whatever the split */
+            dst->bins[0] += src->n_zero;
+            c -= src->n_zero;
+        }
+        uint64_t first = c;
+        if (j < last && edge < hi) first = (uint64_t)((double)c * (edge - lo) / w_src);
+        dst->bins[j] += first;
+        if (c > first) dst->bins[j + 1] += c - first;
+    }
+    dst->count = src->count;
+    dst->n_zero = src->n_zero;
+    dst->sum_abs = src->sum_abs;
+    dst->max_abs = src->max_abs;
+    return NQ_OK;
+}
+
 nq_status nq_histogram_merge(nq_histogram *dst, const nq_histogram *src, nq_error *err)
 {
     if (dst == NULL || src == NULL || dst->bins == NULL || src->bins == NULL)

@@ -14,50 +14,59 @@ void nq_ranges_free(nq_ranges *r)
     free(r->min);
     free(r->max);
     free(r->valid);
+    for (int v = 0; r->hist != NULL && v < r->n; v++) nq_histogram_free(&r->hist[v]);
+    free(r->hist);
     memset(r, 0, sizeof *r);
 }
 
 enum { TRACK = 1, TRACK_RELU = 2 };
 
 typedef struct calib_state {
-    nq_ranges *r;
+    nq_ranges *r;                 /* NULL: histograms only (adjust_ranges' own pass) */
     const unsigned char *tracked;
-    nq_histogram *hist; /* per value, NULL in the first pass */
+    nq_histogram *hist;           /* per value, or NULL; with r, grown as values come */
     nq_error *err;
     nq_status status;
 } calib_state;
 
+static int add_to_histogram(calib_state *st, int v, const float *x, int64_t n, float max_abs)
+{
+    nq_histogram *h = &st->hist[v];
+    if (st->r != NULL) st->status = nq_histogram_grow(h, max_abs, st->err);
+    if (st->status == NQ_OK)
+        st->status = st->tracked[v] == TRACK_RELU ? nq_histogram_add_relu(h, x, n, st->err)
+                                                  : nq_histogram_add(h, x, n, st->err);
+    return st->status != NQ_OK;
+}
+
 static int observe(void *user, const nq_graph *g, const nq_node *node, int v, const nq_tensor *t)
 {
     (void)g;
-    (void)node;
     calib_state *st = user;
     if (!st->tracked[v] || t->dtype != NQ_DTYPE_FLOAT32) return 0;
     const float *x = t->data;
     int64_t n = nq_tensor_numel(t);
-    if (st->hist != NULL) {
-        if (st->hist[v].bins == NULL) return 0;
-        st->status = st->tracked[v] == TRACK_RELU ? nq_histogram_add_relu(&st->hist[v], x, n, st->err)
-                                                  : nq_histogram_add(&st->hist[v], x, n, st->err);
-        return st->status != NQ_OK;
-    }
-    nq_ranges *r = st->r;
-    double lo = r->valid[v] ? r->min[v] : INFINITY, hi = r->valid[v] ? r->max[v] : -INFINITY;
+    int hist = st->hist != NULL && st->hist[v].bins != NULL;
+    if (st->r == NULL) return hist ? add_to_histogram(st, v, x, n, 0.0f) : 0;
+    float lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(x[i])) {
             st->status = nq_error_set(st->err, NQ_ERR_DATA, "calibration: non-finite value at the output of '%s'",
                                       node->name);
             return 1;
         }
-        if (x[i] < lo) lo = x[i];
-        if (x[i] > hi) hi = x[i];
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
     }
+    if (n == 0) return 0;
     if (st->tracked[v] == TRACK_RELU && lo < 0) lo = 0; /* what the Relu passes on */
-    r->min[v] = lo;
-    r->max[v] = hi;
-    r->max_abs[v] = fmax(fabs(lo), fabs(hi));
+    nq_ranges *r = st->r;
+    r->min[v] = r->valid[v] ? fmin(r->min[v], lo) : lo;
+    r->max[v] = r->valid[v] ? fmax(r->max[v], hi) : hi;
+    r->max_abs[v] = fmax(fabs(r->min[v]), fabs(r->max[v]));
     r->valid[v] = 1;
-    return 0;
+    float mag = st->tracked[v] == TRACK_RELU ? fmaxf(hi, 0.0f) : fmaxf(fabsf(lo), fabsf(hi));
+    return hist ? add_to_histogram(st, v, x, n, mag) : 0;
 }
 
 nq_status nq_ptq_calibrate(const nq_graph *g, const nq_dataset *calib, const nq_ptq_options *o,
@@ -122,6 +131,23 @@ static unsigned char *tracked_values(const nq_graph *g, int scaling_nodes_only, 
     return t;
 }
 
+/* Histograms grown in the ranges pass have this many bins, a sixteenth of
+ * a final bin or less each, and are rebinned onto NQ_HISTOGRAM_BINS over
+ * [0, max |x|] at the end: what a second pass over the known range would
+ * give, up to the split of the fine bins that straddle a final edge. */
+#define GROWN_BINS (16 * NQ_HISTOGRAM_BINS)
+
+static nq_status settle(nq_histogram *h, nq_error *err)
+{
+    if (h->bins == NULL || !(h->max_abs > 0.0f)) return NQ_OK;
+    nq_histogram fin = {0};
+    nq_status s = nq_histogram_rebin(h, NQ_HISTOGRAM_BINS, h->max_abs, &fin, err);
+    if (s != NQ_OK) return s;
+    nq_histogram_free(h);
+    *h = fin;
+    return NQ_OK;
+}
+
 nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scaling_nodes_only,
                             const nq_ptq_options *o, nq_ranges *out, nq_error *err)
 {
@@ -138,8 +164,19 @@ nq_status nq_compute_ranges(const nq_graph *g, const nq_dataset *calib, int scal
     nq_status s = NQ_OK;
     if (!out->max_abs || !out->min || !out->max || !out->valid || !tracked)
         s = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
-    calib_state st = {out, tracked, NULL, err, NQ_OK};
+    /* the histograms adjust_ranges will need, in the same pass */
+    if (s == NQ_OK && o && o->clipping != NQ_CLIP_MAX) {
+        out->hist = calloc((size_t)n + 1, sizeof(nq_histogram));
+        if (out->hist == NULL) s = nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+        for (int i = 0; s == NQ_OK && i < g->n_nodes; i++) {
+            int v = g->nodes[i]->n_outputs > 0 ? g->nodes[i]->outputs[0] : -1;
+            if (v >= 0 && tracked[v] && nq_ptq_is_scaling(g->nodes[i]))
+                s = nq_histogram_init(&out->hist[v], GROWN_BINS, 0.0f, err);
+        }
+    }
+    calib_state st = {out, tracked, out->hist, err, NQ_OK};
     if (s == NQ_OK) s = calibrate(g, calib, o, &st, "ranges", err);
+    for (int v = 0; s == NQ_OK && out->hist != NULL && v < n; v++) s = settle(&out->hist[v], err);
     free(tracked);
     if (s != NQ_OK) nq_ranges_free(out);
     return s;
@@ -150,17 +187,19 @@ nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *rang
 {
     if (mode == NQ_CLIP_MAX) return NQ_OK;
     unsigned char *tracked = tracked_values(g, 1, o && o->relu_ranges);
-    nq_histogram *hist = calloc((size_t)g->n_values + 1, sizeof(nq_histogram));
+    nq_histogram *own = NULL, *hist = ranges->hist; /* own: this pass's histograms */
+    if (hist == NULL) hist = own = calloc((size_t)g->n_values + 1, sizeof(nq_histogram));
     nq_status s = tracked && hist ? NQ_OK : nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
-    for (int v = 0; s == NQ_OK && v < g->n_values; v++)
+    for (int v = 0; s == NQ_OK && own && v < g->n_values; v++)
         if (tracked[v] && v < ranges->n && ranges->valid[v] && ranges->max_abs[v] > 0)
-            s = nq_histogram_init(&hist[v], NQ_HISTOGRAM_BINS, (float)ranges->max_abs[v], err);
-    calib_state st = {ranges, tracked, hist, err, NQ_OK};
-    if (s == NQ_OK) s = calibrate(g, calib, o, &st, "histograms", err);
+            s = nq_histogram_init(&own[v], NQ_HISTOGRAM_BINS, (float)ranges->max_abs[v], err);
+    calib_state st = {NULL, tracked, own, err, NQ_OK};
+    if (s == NQ_OK && own) s = calibrate(g, calib, o, &st, "histograms", err);
     for (int i = 0; s == NQ_OK && i < g->n_nodes; i++) {
         const nq_node *n = g->nodes[i];
         int v = n->n_outputs > 0 ? n->outputs[0] : -1;
-        if (!nq_ptq_is_scaling(n) || v < 0 || hist[v].bins == NULL || hist[v].count == 0) continue;
+        if (!nq_ptq_is_scaling(n) || v < 0 || v >= ranges->n || hist[v].bins == NULL || hist[v].count == 0)
+            continue;
         nq_dtype t = nq_ptq_precision(n, o ? o->act_dtype : NQ_DTYPE_INT8);
         int64_t lo, hi;
         if (!nq_dtype_int_range(t, &lo, &hi)) continue; /* float precision: nothing to clip */
@@ -181,8 +220,8 @@ nq_status nq_adjust_ranges(const nq_graph *g, nq_clip_mode mode, nq_ranges *rang
             o->log(o->user, line);
         }
     }
-    for (int v = 0; hist && v < g->n_values; v++) nq_histogram_free(&hist[v]);
-    free(hist);
+    for (int v = 0; own && v < g->n_values; v++) nq_histogram_free(&own[v]);
+    free(own);
     free(tracked);
     return s;
 }
