@@ -39,17 +39,45 @@ void nq_histogram_reset(nq_histogram *h)
     h->max_abs = 0.0f;
 }
 
-/* Bin of a = |x| (finite): floor(a * n / range), the last bin for a >= range
- * (with range 0, zeros go to bin 0 and anything else to the last bin). */
-static int64_t bin_of(float a, double inv_w, int64_t last, float range)
+/* 1 if every x[i] is finite (no early exit: the loop vectorizes). */
+static int all_finite(const float *x, int64_t n)
 {
-    if (a >= range) return a > 0.0f ? last : 0;
-    int64_t i = (int64_t)((double)a * inv_w);
-    return i > last ? last : i;
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= x[i] - x[i] == 0.0f; /* NaN - NaN and inf - inf are NaN */
+    return ok;
 }
 
-/* |x| (relu 0) or max(x, 0) (relu 1) of a finite x */
-static inline float magnitude(float x, int relu) { return relu ? (x > 0.0f ? x : 0.0f) : fabsf(x); }
+/* Sum of a[0..m) in double, eight partial sums (no chain of dependent adds). */
+static double sum_of(const float *a, int64_t m)
+{
+    double s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += (double)a[i + k];
+    for (; i < m; i++) s[0] += (double)a[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* Largest of a[0..m) (m >= 1), all >= +0 and finite: their bit patterns
+ * order as the values do, and an integer maximum vectorizes. */
+static float max_of(const float *a, int64_t m)
+{
+    uint32_t mb = 0;
+    for (int64_t i = 0; i < m; i++) {
+        uint32_t b;
+        memcpy(&b, &a[i], sizeof b);
+        mb = b > mb ? b : mb;
+    }
+    float mx;
+    memcpy(&mx, &mb, sizeof mx);
+    return mx;
+}
+
+/* The bins of the values are computed a chunk at a time apart from the
+ * counting, so that the arithmetic vectorizes and the counting skips exact
+ * zeros (the bulk of a Relu's output, which would otherwise increment
+ * bins[0] one after the other; they are added to it at once). */
+enum { CHUNK = 1024 };
 
 static nq_status add_values(nq_histogram *h, const float *x, int64_t n, int relu, nq_error *err)
 {
@@ -58,33 +86,62 @@ static nq_status add_values(nq_histogram *h, const float *x, int64_t n, int relu
     if (n < 0 || (n > 0 && x == NULL))
         return nq_error_set(err, NQ_ERR_INVALID_ARG, "histogram: bad data (n = %lld)",
                             (long long)n);
-    const int64_t last = h->n_bins - 1;
+    if (!all_finite(x, n)) /* refused before anything is counted */
+        for (int64_t i = 0;; i++)
+            if (!isfinite(x[i]))
+                return nq_error_set(err, NQ_ERR_DATA, "histogram: value %lld is %s",
+                                    (long long)i, isnan(x[i]) ? "NaN" : "infinite");
+    const int32_t last = h->n_bins - 1;
     const float range = h->range;
-    /* range == 0: every value lands in bin 0 == last through the a >= range test */
-    const double inv_w = range > 0.0f ? (double)h->n_bins / (double)range : 0.0;
+    /* bin of a: floor(a * n / range), the last bin for a >= range; with range 0,
+     * inv_w = inf sends anything non-zero to the last bin */
+    const double inv_w = range > 0.0f ? (double)h->n_bins / (double)range : (double)INFINITY;
     uint64_t *bins = h->bins;
-    uint64_t n_zero = 0, n_over = 0;
-    double sum = 0.0;
-    float mx = h->max_abs;
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(x[i])) {
-            /* undo this call: the histogram is left as it was */
-            for (int64_t k = 0; k < i; k++) bins[bin_of(magnitude(x[k], relu), inv_w, last, range)]--;
-            return nq_error_set(err, NQ_ERR_DATA, "histogram: value %lld is %s",
-                                (long long)i, isnan(x[i]) ? "NaN" : "infinite");
+    int32_t idx[CHUNK];
+    float mag[CHUNK];
+    /* on long inputs, three more counter lanes (folded in at the end): a
+     * run of values in one bin then increments four counters in turn */
+    uint32_t *lanes = n >= 8 * (int64_t)h->n_bins && n < INT32_MAX ? calloc(3 * (size_t)h->n_bins, sizeof *lanes) : NULL;
+    for (int64_t k = 0; k < n; k += CHUNK) {
+        const int64_t m = n - k < CHUNK ? n - k : CHUNK;
+        uint64_t zeros = 0, over = 0;
+        if (relu)
+            for (int64_t i = 0; i < m; i++) mag[i] = x[k + i] > 0.0f ? x[k + i] : 0.0f;
+        else
+            for (int64_t i = 0; i < m; i++) mag[i] = fabsf(x[k + i]);
+        for (int64_t i = 0; i < m; i++) {
+            float a = mag[i];
+            double t = (double)a * inv_w;
+            t = t < (double)last ? t : (double)last; /* a >= range: t >= n_bins (NaN for 0 * inf: a zero) */
+            idx[i] = a == 0.0f ? -1 : (int32_t)t;
+            zeros += a == 0.0f;
+            over += a > range;
         }
-        float a = magnitude(x[i], relu);
-        bins[bin_of(a, inv_w, last, range)]++;
-        n_zero += (a == 0.0f);
-        n_over += (a > range);
-        sum += (double)a;
-        if (a > mx) mx = a;
+        if (lanes != NULL) { /* four interleaved counters: no chain of increments of one bin */
+            int64_t i = 0;
+            for (; i + 4 <= m; i += 4) {
+                if (idx[i] >= 0) bins[idx[i]]++;
+                if (idx[i + 1] >= 0) lanes[idx[i + 1]]++;
+                if (idx[i + 2] >= 0) lanes[h->n_bins + idx[i + 2]]++;
+                if (idx[i + 3] >= 0) lanes[2 * h->n_bins + idx[i + 3]]++;
+            }
+            for (; i < m; i++)
+                if (idx[i] >= 0) bins[idx[i]]++;
+        } else {
+            for (int64_t i = 0; i < m; i++)
+                if (idx[i] >= 0) bins[idx[i]]++;
+        }
+        bins[0] += zeros;
+        h->count += (uint64_t)m;
+        h->n_zero += zeros;
+        h->n_over += over;
+        h->sum_abs += sum_of(mag, m);
+        float mx = max_of(mag, m);
+        if (mx > h->max_abs) h->max_abs = mx;
     }
-    h->count += (uint64_t)n;
-    h->n_zero += n_zero;
-    h->n_over += n_over;
-    h->sum_abs += sum;
-    h->max_abs = mx;
+    for (int b = 0; lanes != NULL && b < h->n_bins; b++)
+        bins[b] += (uint64_t)lanes[b] + lanes[h->n_bins + b] + lanes[2 * h->n_bins + b];
+    free(lanes);
     return NQ_OK;
 }
 
