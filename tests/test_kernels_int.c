@@ -261,8 +261,11 @@ static void test_requant_vectors(void)
                                         {INT32_MIN, INT32_MAX}, {-1000, 1000}, {5, -5}};
     for (int t = 0; t < 60; t++) {
         fill_acc32(acc, N);
+        /* int64 values beyond int32: every third one, or (odd t) a few, so
+         * that the vector loops see both mixed chunks and int32-only ones */
         for (int64_t i = 0; i < N; i++)
-            acc64[i] = i % 3 == 0 ? rnd_i64() / (INT64_C(1) << irand(0, 62)) : acc[i];
+            acc64[i] = i % (t % 2 ? 401 : 3) == 0 ? rnd_i64() / (INT64_C(1) << irand(0, 62))
+                                                  : acc[i];
         nq_requant r = random_requant(t);
         const int32_t qmin = ranges[t % NELEM(ranges)][0], qmax = ranges[t % NELEM(ranges)][1];
         for (int isa = 0; isa < NQ_INT_ISA_COUNT; isa++) {
@@ -276,6 +279,14 @@ static void test_requant_vectors(void)
             CHECK_RQ_ARRAY("s32_to_s16", o16, acc, n, r, qmin, qmax, INT16_MIN, INT16_MAX);
             nq_requant_s32_to_s32_isa((nq_int_isa)isa, acc, n, r, qmin, qmax, o32);
             CHECK_RQ_ARRAY("s32_to_s32", o32, acc, n, r, qmin, qmax, INT32_MIN, INT32_MAX);
+            nq_requant_s64_to_s8_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o8);
+            CHECK_RQ_ARRAY("s64_to_s8", o8, acc64, n, r, qmin, qmax, INT8_MIN, INT8_MAX);
+            nq_requant_s64_to_u8_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, u8);
+            CHECK_RQ_ARRAY("s64_to_u8", u8, acc64, n, r, qmin, qmax, 0, UINT8_MAX);
+            nq_requant_s64_to_s16_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o16);
+            CHECK_RQ_ARRAY("s64_to_s16", o16, acc64, n, r, qmin, qmax, INT16_MIN, INT16_MAX);
+            nq_requant_s64_to_s32_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o32);
+            CHECK_RQ_ARRAY("s64_to_s32", o32, acc64, n, r, qmin, qmax, INT32_MIN, INT32_MAX);
         }
         nq_requant_s32_to_s8(acc, N, r, qmin, qmax, o8);
         CHECK_RQ_ARRAY("s32_to_s8 (best)", o8, acc, (int64_t)N, r, qmin, qmax, INT8_MIN, INT8_MAX);
@@ -641,14 +652,16 @@ static void test_gemm(void)
     test_gemm_ref();
     /* shapes around the blocking sizes, each run with both kernel
      * families: dot tiles 4x4, K blocks of <= 768 padded to 32, 32-column
-     * B blocks; outer tiles 4 or 8 x 32, K blocks of <= 512, A blocks of
-     * up to 12288 / K rows (AUTO: outer while K <= 128). */
+     * B blocks, A blocks of up to 49152 / (4 or 8 * K block) strips (150 x
+     * 768 and 70 x 1500: several); outer tiles 4 or 8 x 32, K blocks of
+     * <= 512, A blocks of up to 12288 / K rows (AUTO: outer while K <= 128). */
     static const int64_t shapes[][3] = {
         {1, 1, 1},     {1, 1, 7},      {3, 5, 1},     {4, 4, 32},    {5, 33, 31},
         {8, 32, 64},   {9, 31, 33},    {13, 70, 27},  {32, 784, 9},  {17, 65, 256},
         {16, 40, 257}, {33, 67, 511},  {12, 9, 512},  {7, 35, 768},  {6, 37, 769},
         {5, 3, 2000},  {2, 45, 1537},  {64, 1, 300},  {1, 100, 300}, {40, 36, 100},
-        {3, 129, 5},   {23, 20, 600},  {9, 33, 4608}, {100, 9, 200},  {20, 37, 1025}};
+        {3, 129, 5},   {23, 20, 600},  {9, 33, 4608}, {100, 9, 200},  {20, 37, 1025},
+        {150, 37, 768}, {70, 45, 1500}};
     int failed = 0;
     for (size_t s = 0; s < NELEM(shapes) && !failed; s++)
         for (int kind = 0; kind < G_KINDS && !failed; kind++)
@@ -868,6 +881,30 @@ static void test_im2col(void)
         }
         free(src), free(dst), free(ref);
     }
+    /* wide rows (the vector loops of strides 1 and 2, the column-wise
+     * border zeroing): 3x3 kernels, pads 1 and 2, every element size */
+    for (size_t e = 0; e < NELEM(sizes); e++)
+        for (int t = 0; t < 4; t++) {
+            const int64_t in[2] = {9, 61}, k[2] = {3, 3}, s[2] = {1 + t % 2, 1 + t % 2};
+            const int64_t d[2] = {1, 1}, p[2] = {1 + t / 2, 1 + t / 2};
+            geom_make(&g, 2, in, k, s, d, p, p);
+            const int64_t channels = 2, in_n = channels * in[0] * in[1];
+            const int64_t out_n = channels * 9 * g.out[0] * g.out[1];
+            const size_t es = sizes[e];
+            unsigned char *src = malloc((size_t)in_n * es), *dst = malloc((size_t)out_n * es);
+            unsigned char *ref = malloc((size_t)out_n * es);
+            REQUIRE(src && dst && ref);
+            for (int64_t i = 0; i < in_n * (int64_t)es; i++) src[i] = (unsigned char)irand(1, 255);
+            memset(dst, 0xEE, (size_t)out_n * es);
+            im2col_naive(&g, channels, es, src, ref);
+            nq_im2col_bytes(&g, channels, es, src, dst);
+            if (memcmp(dst, ref, (size_t)out_n * es) != 0) {
+                fprintf(stderr, "im2col wide rows es %zu stride %lld pad %lld: wrong\n", es,
+                        (long long)s[0], (long long)p[0]);
+                nqt_failures++;
+            }
+            free(src), free(dst), free(ref);
+        }
 }
 
 int main(void)

@@ -70,13 +70,14 @@ DEFINE_GEMM_REF(nq_gemm_s16s16s64_ref, int16_t, int16_t, int64_t, uint64_t, u64_
 
 /* Dot family: tile MR x NR; K packed in blocks of at most KC, each padded
  * with zeros to a multiple of KU (one AVX-512 vector of int16); B in
- * blocks of NC columns. Stack: (NC + MR) * KC int16 = 54 KiB, and 6 KiB
- * more while transposing bytes.
+ * blocks of NC columns; A in blocks of whole strips, as many rows as fit
+ * DAP int16. Stack: NC * KC + DAP int16 = 144 KiB, and 6 KiB more while
+ * transposing bytes.
  * Outer family: tiles of omr (at most OMR_MAX) rows x ONR columns; K in
  * balanced blocks of at most OKC (one block while K <= OKC); A in blocks
  * of whole strips, as many rows as fit OAP int32. Stack: OAP int32 +
  * OKC * ONR int16 = 80 KiB. */
-enum { MR = 4, NR = 4, KU = 32, KC = 768, NC = 32 };
+enum { MR = 4, NR = 4, KU = 32, KC = 768, NC = 32, DAP = 49152 };
 enum { OMR_MAX = 8, ONR = 32, OKC = 512, OAP = 12288 };
 
 static inline int64_t round_up(int64_t x, int64_t m)
@@ -437,9 +438,10 @@ typedef void (*outer_s64_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, u
  * sum a*b = 256 * sum hi*b + sum lo*b is formed once per K block in int64.
  * t: n sums of hi rows, then the n matching sums of lo rows. */
 enum { KC64 = 480 };
-/* Its column blocks: twice as wide as NC (A, packed split per block, is
- * repacked half as often); stack (NC64 + 2*MR) * KC64 int16 = 68 KiB. */
+/* Its column blocks: twice as wide as NC; stack NC64 * KC64 + DAP int16
+ * = 156 KiB. */
 enum { NC64 = 64 };
+_Static_assert(DAP >= MR * KC && DAP >= 2 * MR * KC64, "an A block holds at least one strip");
 NQ_INT_ALWAYS_INLINE void split_widen(const uint32_t *t, int n, uint64_t *out)
 {
     for (int i = 0; i < n; i++)
@@ -447,47 +449,43 @@ NQ_INT_ALWAYS_INLINE void split_widen(const uint32_t *t, int n, uint64_t *out)
                  (uint64_t)(int64_t)u32_to_s32(t[n + i]);
 }
 
-/* Baseline and AVX2 (16 vector registers): dot tiles as two 2x4 passes,
- * 8 accumulators each; AVX-512 (32 registers): one 4x4 pass. */
-#define DEFINE_DOT_2X4(SUFFIX, ATTR)                                                             \
+/* Baseline and AVX2 (16 vector registers): 4x4 dot tiles as two 2x4
+ * passes, 8 accumulators each; AVX-512 (32 registers): one 4x4 pass. */
+NQ_INT_ALWAYS_INLINE void dot_4x4_s32_by2(int64_t kcp, const int16_t *ap, const int16_t *bp,
+                                          uint32_t *out)
+{
+    dot_2x4_s32(kcp, ap, bp, out);
+    dot_2x4_s32(kcp, ap + 2 * kcp, bp, out + 2 * NR);
+}
+
+/* An ISA's tiles from its 4x4 one (TILE4, inlined): int32, and int64 where
+ * each row pair of the split A is one 4 x NR int32 tile, widened in place
+ * (no round trip through a called function's stores). */
+#define DEFINE_DOT(SUFFIX, ATTR, TILE4)                                                          \
     ATTR static void dot_s32_##SUFFIX(int64_t kcp, const int16_t *ap, const int16_t *bp,        \
                                       int64_t mr, uint32_t *out)                                \
     {                                                                                           \
-        dot_2x4_s32(kcp, ap, bp, out);                                                          \
-        if (mr > 2) dot_2x4_s32(kcp, ap + 2 * kcp, bp, out + 2 * NR);                           \
-    }
-
-/* Each row pair of the split A is one 4 x NR int32 dot tile. */
-#define DEFINE_DOT_S64(SUFFIX, ATTR)                                                             \
+        if (mr > 2)                                                                             \
+            TILE4(kcp, ap, bp, out);                                                            \
+        else                                                                                    \
+            dot_2x4_s32(kcp, ap, bp, out);                                                      \
+    }                                                                                           \
     ATTR static void dot_s64_##SUFFIX(int64_t kcp, const int16_t *ap, const int16_t *bp,        \
                                       int64_t mr, uint64_t *out)                                \
     {                                                                                           \
         uint32_t t[MR * NR];                                                                    \
-        dot_s32_##SUFFIX(kcp, ap, bp, MR, t);                                                   \
+        TILE4(kcp, ap, bp, t);                                                                  \
         split_widen(t, 2 * NR, out);                                                            \
         if (mr > 2) {                                                                           \
-            dot_s32_##SUFFIX(kcp, ap + 4 * kcp, bp, MR, t);                                     \
+            TILE4(kcp, ap + 4 * kcp, bp, t);                                                    \
             split_widen(t, 2 * NR, out + 2 * NR);                                               \
         }                                                                                       \
     }
 
-DEFINE_DOT_2X4(generic, )
-DEFINE_DOT_S64(generic, )
+DEFINE_DOT(generic, , dot_4x4_s32_by2)
 #if NQ_INT_X86
-DEFINE_DOT_2X4(avx2, NQ_INT_TARGET_AVX2)
-DEFINE_DOT_S64(avx2, NQ_INT_TARGET_AVX2)
-
-NQ_INT_TARGET_AVX512VNNI static void dot_s32_avx512vnni(int64_t kcp, const int16_t *ap,
-                                                        const int16_t *bp, int64_t mr,
-                                                        uint32_t *out)
-{
-    if (mr > 2)
-        dot_4x4_s32(kcp, ap, bp, out);
-    else
-        dot_2x4_s32(kcp, ap, bp, out);
-}
-
-DEFINE_DOT_S64(avx512vnni, NQ_INT_TARGET_AVX512VNNI)
+DEFINE_DOT(avx2, NQ_INT_TARGET_AVX2, dot_4x4_s32_by2)
+DEFINE_DOT(avx512vnni, NQ_INT_TARGET_AVX512VNNI, dot_4x4_s32)
 
 /* Outer tiles: 4 x 32 on AVX2 (16 ymm accumulators), 8 x 32 on AVX-512
  * (16 zmm accumulators). */
@@ -590,33 +588,46 @@ static const int_isa_impl *isa_impl(nq_int_isa isa)
 DEFINE_STORE_TILE(store_tile_s32, int32_t, uint32_t, u32_to_s32)
 DEFINE_STORE_TILE(store_tile_s64, int64_t, uint64_t, u64_to_s64)
 
-/* Dot family. Loop nest: NMAX-column blocks of B, K blocks (balanced, at
- * most KMAX), MR-row strips of A (packed in APR rows: MR, or 2*MR split),
- * NR-column tiles. */
+/* Dot family. Loop nest: blocks of A rows (whole MR-row strips, balanced
+ * over M, as many as fit DAP int16 packed), K blocks (balanced, at most
+ * KMAX), the block's strips packed once (in APR rows each: MR, or 2*MR
+ * split), NMAX-column blocks of B, MR-row strips, NR-column tiles. A is
+ * packed once per K block while M fits one block (64 rows at K blocks of
+ * 768, or 384 with the split A; more with shorter ones), B once per block
+ * of A rows. */
 #define DEFINE_GEMM_DOT(NAME, CT, UT, TILE_T, STORE, APR, KMAX, NMAX)                            \
     static void NAME(TILE_T tile, const gemm_types *ty, int trans_b, int64_t M, int64_t N,       \
                      int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,         \
                      const CT *bias, CT *C, int64_t ldc)                                        \
     {                                                                                           \
         int16_t bp[(NMAX) * (KMAX)];                                                            \
-        int16_t ap[(APR) * (KMAX)];                                                             \
+        int16_t ap[DAP];                                                                        \
         UT t[MR * NR];                                                                          \
         const int64_t nkb = (K + (KMAX) - 1) / (KMAX);                                          \
         const int64_t kcb = round_up((K + nkb - 1) / nkb, KU);                                  \
-        for (int64_t j0 = 0; j0 < N; j0 += (NMAX)) {                                            \
-            const int64_t nc = N - j0 < (NMAX) ? N - j0 : (NMAX);                               \
+        const int64_t strips = (M + MR - 1) / MR, smax = DAP / ((APR) * kcb);                   \
+        const int64_t nmb = (strips + smax - 1) / smax;                                         \
+        const int64_t mcb = (strips + nmb - 1) / nmb * MR;                                      \
+        for (int64_t i1 = 0; i1 < M; i1 += mcb) {                                               \
+            const int64_t mc = M - i1 < mcb ? M - i1 : mcb;                                     \
             for (int64_t k0 = 0; k0 < K; k0 += kcb) {                                           \
                 const int64_t kc = K - k0 < kcb ? K - k0 : kcb;                                 \
                 const int64_t kcp = round_up(kc, KU);                                           \
-                ty->pack_b(trans_b, B, ldb, k0, kc, kcp, j0, nc, bp);                           \
-                for (int64_t i0 = 0; i0 < M; i0 += MR) {                                        \
-                    const int64_t mr = M - i0 < MR ? M - i0 : MR;                               \
-                    ty->pack_a(A, lda, i0, mr, k0, kc, kcp, ap);                                \
-                    for (int64_t jj = 0; jj < nc; jj += NR) {                                   \
-                        const int64_t nr = nc - jj < NR ? nc - jj : NR;                         \
-                        tile(kcp, ap, bp + jj * kcp, mr, t);                                    \
-                        STORE(t, NR, mr, nr, k0 == 0, bias ? bias + i0 : NULL,                  \
-                              C + i0 * ldc + j0 + jj, ldc);                                     \
+                for (int64_t i0 = 0; i0 < mc; i0 += MR)                                         \
+                    ty->pack_a(A, lda, i1 + i0, mc - i0 < MR ? mc - i0 : MR, k0, kc, kcp,       \
+                               ap + i0 / MR * (APR) * kcp);                                     \
+                for (int64_t j0 = 0; j0 < N; j0 += (NMAX)) {                                    \
+                    const int64_t nc = N - j0 < (NMAX) ? N - j0 : (NMAX);                       \
+                    ty->pack_b(trans_b, B, ldb, k0, kc, kcp, j0, nc, bp);                       \
+                    for (int64_t i0 = 0; i0 < mc; i0 += MR) {                                   \
+                        const int64_t mr = mc - i0 < MR ? mc - i0 : MR;                         \
+                        const int16_t *as = ap + i0 / MR * (APR) * kcp;                         \
+                        for (int64_t jj = 0; jj < nc; jj += NR) {                               \
+                            const int64_t nr = nc - jj < NR ? nc - jj : NR;                     \
+                            tile(kcp, as, bp + jj * kcp, mr, t);                                \
+                            STORE(t, NR, mr, nr, k0 == 0, bias ? bias + i1 + i0 : NULL,         \
+                                  C + (i1 + i0) * ldc + j0 + jj, ldc);                          \
+                        }                                                                       \
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \

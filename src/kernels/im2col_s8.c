@@ -14,7 +14,8 @@
 /* Copies n elements of es bytes from src (element stride `stride`) to dst
  * (contiguous); es is a constant once inlined, so each fixed-size memcpy
  * is one load and one store (and, unlike a cast to uint32_t *, valid for
- * any element type under strict aliasing). */
+ * any element type under strict aliasing); strides 1 and 2 are constants
+ * too, so that those loops vectorize. */
 NQ_INT_ALWAYS_INLINE void copy_elems(unsigned char *dst, const unsigned char *src, int64_t n,
                                      int64_t stride, size_t es)
 {
@@ -22,6 +23,8 @@ NQ_INT_ALWAYS_INLINE void copy_elems(unsigned char *dst, const unsigned char *sr
     do {                                                                                        \
         if (stride == 1)                                                                        \
             for (int64_t o = 0; o < n; o++) memcpy(dst + (ES) * o, src + (ES) * o, (ES));       \
+        else if (stride == 2) /* a constant stride: vectorized */                               \
+            for (int64_t o = 0; o < n; o++) memcpy(dst + (ES) * o, src + (ES) * o * 2, (ES));   \
         else                                                                                    \
             for (int64_t o = 0; o < n; o++)                                                     \
                 memcpy(dst + (ES) * o, src + (ES) * o * stride, (ES));                          \
@@ -41,11 +44,13 @@ NQ_INT_ALWAYS_INLINE void copy_elems(unsigned char *dst, const unsigned char *sr
 #undef COPY_N
 }
 
+/* Zeroes n elements: one store for the borders of one element that
+ * padding leaves on every row (a loop would become a memset call each). */
 NQ_INT_ALWAYS_INLINE void zero_elems(unsigned char *dst, int64_t n, size_t es)
 {
-    if (es == 1 || es == 2 || es == 4 || es == 8)
-        for (int64_t o = 0; o < n * (int64_t)es; o++) dst[o] = 0;
-    else if (n > 0)
+    if (n == 1)
+        memset(dst, 0, es);
+    else if (n > 1)
         memset(dst, 0, (size_t)n * es);
 }
 
@@ -68,8 +73,9 @@ NQ_INT_ALWAYS_INLINE void tap_rows_contig(const nq_window3 *w, const unsigned ch
         const int64_t shift = kh * w->d[1] - w->pb[1]; /* ih = oh + shift */
         int64_t va = a > -shift ? a : -shift, vb = a + n < H - shift ? a + n : H - shift;
         if (id < 0 || id >= w->in[0] || va >= vb || hi <= lo) va = vb = a;
-        memset(out, 0, (size_t)((va - a) * W) * es);
-        memset(out + (size_t)((vb - a) * W) * es, 0, (size_t)((a + n - vb) * W) * es);
+        if (va > a) memset(out, 0, (size_t)((va - a) * W) * es);
+        if (a + n > vb)
+            memset(out + (size_t)((vb - a) * W) * es, 0, (size_t)((a + n - vb) * W) * es);
         if (vb > va) {
             unsigned char *blk = out + (size_t)((va - a) * W) * es;
             const unsigned char *src = img + (size_t)((id * H + va + shift) * W) * es;

@@ -74,6 +74,14 @@ void nq_requant_s32_to_s16_isa(nq_int_isa isa, const int32_t *acc, int64_t n, nq
                                int32_t qmin, int32_t qmax, int16_t *out);
 void nq_requant_s32_to_s32_isa(nq_int_isa isa, const int32_t *acc, int64_t n, nq_requant r,
                                int32_t qmin, int32_t qmax, int32_t *out);
+void nq_requant_s64_to_s8_isa(nq_int_isa isa, const int64_t *acc, int64_t n, nq_requant r,
+                              int32_t qmin, int32_t qmax, int8_t *out);
+void nq_requant_s64_to_u8_isa(nq_int_isa isa, const int64_t *acc, int64_t n, nq_requant r,
+                              int32_t qmin, int32_t qmax, uint8_t *out);
+void nq_requant_s64_to_s16_isa(nq_int_isa isa, const int64_t *acc, int64_t n, nq_requant r,
+                               int32_t qmin, int32_t qmax, int16_t *out);
+void nq_requant_s64_to_s32_isa(nq_int_isa isa, const int64_t *acc, int64_t n, nq_requant r,
+                               int32_t qmin, int32_t qmax, int32_t *out);
 void nq_quantize_f32_s8_isa(nq_int_isa isa, const float *x, int64_t n, float scale,
                             int32_t qmin, int32_t qmax, int8_t *out);
 void nq_quantize_f32_u8_isa(nq_int_isa isa, const float *x, int64_t n, float scale,

@@ -129,36 +129,48 @@ static inline rq32 rq32_make(nq_requant r, int32_t qmin, int32_t qmax, int64_t t
     return q;
 }
 
-/* The loops: one per (accumulator type, output type). The right-shift
- * loop is branch-free so that it vectorizes; int64 accumulators take it
- * while they stay within int32 and use the exact path otherwise. The
- * int32-accumulator loops are compiled once per ISA level (64-bit vector
- * multiplies and compares need SSE4/AVX2) and picked at run time. */
+/* The loops: one per (accumulator type, output type), compiled once per
+ * ISA level (64-bit vector multiplies and compares need SSE4/AVX2) and
+ * picked at run time. The right-shift loop is branch-free so that it
+ * vectorizes; int64 accumulators go through it in chunks of RQ_CHUNK
+ * whose values all lie within int32 (one vectorized range test per
+ * chunk), and a chunk holding any other value takes the exact path
+ * element by element. */
+enum { RQ_CHUNK = 256 };
 #define DEFINE_RQ_LOOP(SRC, SRCT, DST, DSTT)                                                     \
     NQ_INT_ALWAYS_INLINE void rq_loop_##SRC##_##DST(const SRCT *restrict acc, int64_t n,        \
                                                     const rq32 *q, DSTT *restrict out)          \
     {                                                                                           \
-        if (q->shift) {                                                                         \
-            const int32_t M = (int32_t)q->mult; /* a widening int32 x int32 product */       \
-            const int64_t sub = q->sub, lo = q->lo, hi = q->hi;                                 \
-            const uint64_t add = q->add;                                                        \
-            const int sh = q->shift;                                                            \
-            for (int64_t i = 0; i < n; i++) {                                                   \
-                int64_t a = (int64_t)acc[i];                                                    \
-                int64_t y;                                                                      \
-                if (sizeof(SRCT) > 4 && (a < INT32_MIN || a > INT32_MAX)) {                     \
-                    y = nq_rq_rshift_exact(a, M, sh, lo, hi);                                       \
-                } else {                                                                        \
-                    uint64_t u = (uint64_t)((int64_t)(int32_t)a * M) + add;                     \
-                    y = (int64_t)(u >> sh) - sub;                                               \
-                    y = y < lo ? lo : y;                                                        \
-                    y = y > hi ? hi : y;                                                        \
-                }                                                                               \
-                out[i] = (DSTT)y;                                                               \
-            }                                                                                   \
-        } else {                                                                                \
+        if (!q->shift) {                                                                        \
             for (int64_t i = 0; i < n; i++)                                                     \
-                out[i] = (DSTT)nq_rq_lshift_exact((int64_t)acc[i], q->mult, q->lshift, q->lo, q->hi); \
+                out[i] = (DSTT)nq_rq_lshift_exact((int64_t)acc[i], q->mult, q->lshift, q->lo,   \
+                                                  q->hi);                                       \
+            return;                                                                             \
+        }                                                                                       \
+        const int32_t M = (int32_t)q->mult; /* a widening int32 x int32 product */              \
+        const int64_t sub = q->sub, lo = q->lo, hi = q->hi;                                     \
+        const uint64_t add = q->add;                                                            \
+        const int sh = q->shift;                                                                \
+        for (int64_t i0 = 0; i0 < n; i0 += RQ_CHUNK) {                                          \
+            const int64_t m = n - i0 < RQ_CHUNK ? n - i0 : RQ_CHUNK;                            \
+            const SRCT *restrict a = acc + i0;                                                  \
+            DSTT *restrict o = out + i0;                                                        \
+            uint64_t wide = 0; /* nonzero if some a[i] is outside int32 */                      \
+            if (sizeof(SRCT) > 4)                                                               \
+                for (int64_t i = 0; i < m; i++)                                                 \
+                    wide |= ((uint64_t)(int64_t)a[i] + ((uint64_t)1 << 31)) >> 32;              \
+            if (wide) {                                                                         \
+                for (int64_t i = 0; i < m; i++)                                                 \
+                    o[i] = (DSTT)nq_rq_rshift_exact((int64_t)a[i], M, sh, lo, hi);              \
+                continue;                                                                       \
+            }                                                                                   \
+            for (int64_t i = 0; i < m; i++) {                                                   \
+                uint64_t u = (uint64_t)((int64_t)(int32_t)a[i] * M) + add;                      \
+                int64_t y = (int64_t)(u >> sh) - sub;                                           \
+                y = y < lo ? lo : y;                                                            \
+                y = y > hi ? hi : y;                                                            \
+                o[i] = (DSTT)y;                                                                 \
+            }                                                                                   \
         }                                                                                       \
     }
 
@@ -185,48 +197,41 @@ static inline rq32 rq32_make(nq_requant r, int32_t qmin, int32_t qmax, int64_t t
             }                                                                                   \
     }
 
-/* int32 accumulators: a variant per ISA level, and the _isa entry point. */
-#define DEFINE_REQUANT_S32(DST, DSTT, TMIN, TMAX)                                                \
-    DEFINE_RQ_LOOP(s32, int32_t, DST, DSTT)                                                     \
-    static void rq_s32_##DST##_generic(const int32_t *acc, int64_t n, const rq32 *q, DSTT *out) \
+/* One (accumulator, output) pair: a variant per ISA level, the _isa
+ * entry point and the public ones. */
+#define DEFINE_REQUANT(SRC, SRCT, DST, DSTT, TMIN, TMAX)                                         \
+    DEFINE_RQ_LOOP(SRC, SRCT, DST, DSTT)                                                        \
+    static void rq_##SRC##_##DST##_generic(const SRCT *acc, int64_t n, const rq32 *q,           \
+                                           DSTT *out)                                           \
     {                                                                                           \
-        rq_loop_s32_##DST(acc, n, q, out);                                                      \
+        rq_loop_##SRC##_##DST(acc, n, q, out);                                                  \
     }                                                                                           \
-    NQ_ISA_VARIANTS(static void rq_s32_##DST,                                                   \
-                    (const int32_t *acc, int64_t n, const rq32 *q, DSTT *out),                  \
-                    rq_loop_s32_##DST(acc, n, q, out))                                          \
-    static void rq_s32_##DST(nq_int_isa isa, const int32_t *acc, int64_t n, const rq32 *q,      \
-                             DSTT *out)                                                         \
+    NQ_ISA_VARIANTS(static void rq_##SRC##_##DST,                                               \
+                    (const SRCT *acc, int64_t n, const rq32 *q, DSTT *out),                     \
+                    rq_loop_##SRC##_##DST(acc, n, q, out))                                      \
+    static void rq_##SRC##_##DST(nq_int_isa isa, const SRCT *acc, int64_t n, const rq32 *q,     \
+                                 DSTT *out)                                                     \
     {                                                                                           \
-        NQ_ISA_DISPATCH(isa, rq_s32_##DST, (acc, n, q, out));                                   \
+        NQ_ISA_DISPATCH(isa, rq_##SRC##_##DST, (acc, n, q, out));                               \
     }                                                                                           \
-    void nq_requant_s32_to_##DST##_isa(nq_int_isa isa, const int32_t *acc, int64_t n,           \
-                                       nq_requant r, int32_t qmin, int32_t qmax, DSTT *out)     \
+    void nq_requant_##SRC##_to_##DST##_isa(nq_int_isa isa, const SRCT *acc, int64_t n,          \
+                                           nq_requant r, int32_t qmin, int32_t qmax,            \
+                                           DSTT *out)                                           \
     {                                                                                           \
         rq32 q = rq32_make(r, qmin, qmax, TMIN, TMAX);                                          \
-        rq_s32_##DST(nq_int_isa_available(isa) ? isa : NQ_INT_ISA_GENERIC, acc, n, &q, out);   \
+        rq_##SRC##_##DST(nq_int_isa_available(isa) ? isa : NQ_INT_ISA_GENERIC, acc, n, &q,     \
+                         out);                                                                  \
     }                                                                                           \
-    DEFINE_RQ_API(s32, int32_t, DST, DSTT, TMIN, TMAX)
+    DEFINE_RQ_API(SRC, SRCT, DST, DSTT, TMIN, TMAX)
 
-/* int64 accumulators: one (mostly scalar) variant. */
-#define DEFINE_REQUANT_S64(DST, DSTT, TMIN, TMAX)                                                \
-    DEFINE_RQ_LOOP(s64, int64_t, DST, DSTT)                                                     \
-    static void rq_s64_##DST(nq_int_isa isa, const int64_t *acc, int64_t n, const rq32 *q,      \
-                             DSTT *out)                                                         \
-    {                                                                                           \
-        (void)isa;                                                                              \
-        rq_loop_s64_##DST(acc, n, q, out);                                                      \
-    }                                                                                           \
-    DEFINE_RQ_API(s64, int64_t, DST, DSTT, TMIN, TMAX)
-
-DEFINE_REQUANT_S32(s8, int8_t, INT8_MIN, INT8_MAX)
-DEFINE_REQUANT_S32(u8, uint8_t, 0, UINT8_MAX)
-DEFINE_REQUANT_S32(s16, int16_t, INT16_MIN, INT16_MAX)
-DEFINE_REQUANT_S32(s32, int32_t, INT32_MIN, INT32_MAX)
-DEFINE_REQUANT_S64(s8, int8_t, INT8_MIN, INT8_MAX)
-DEFINE_REQUANT_S64(u8, uint8_t, 0, UINT8_MAX)
-DEFINE_REQUANT_S64(s16, int16_t, INT16_MIN, INT16_MAX)
-DEFINE_REQUANT_S64(s32, int32_t, INT32_MIN, INT32_MAX)
+DEFINE_REQUANT(s32, int32_t, s8, int8_t, INT8_MIN, INT8_MAX)
+DEFINE_REQUANT(s32, int32_t, u8, uint8_t, 0, UINT8_MAX)
+DEFINE_REQUANT(s32, int32_t, s16, int16_t, INT16_MIN, INT16_MAX)
+DEFINE_REQUANT(s32, int32_t, s32, int32_t, INT32_MIN, INT32_MAX)
+DEFINE_REQUANT(s64, int64_t, s8, int8_t, INT8_MIN, INT8_MAX)
+DEFINE_REQUANT(s64, int64_t, u8, uint8_t, 0, UINT8_MAX)
+DEFINE_REQUANT(s64, int64_t, s16, int16_t, INT16_MIN, INT16_MAX)
+DEFINE_REQUANT(s64, int64_t, s32, int32_t, INT32_MIN, INT32_MAX)
 
 /* ---- float quantization ---------------------------------------------- */
 
