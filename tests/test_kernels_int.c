@@ -271,22 +271,21 @@ static void test_requant_vectors(void)
         for (int isa = 0; isa < NQ_INT_ISA_COUNT; isa++) {
             if (!nq_int_isa_available((nq_int_isa)isa)) continue;
             int64_t n = N - irand(0, 40); /* odd lengths, vector tails */
-            nq_requant_s32_to_s8_isa((nq_int_isa)isa, acc, n, r, qmin, qmax, o8);
-            CHECK_RQ_ARRAY("s32_to_s8", o8, acc, n, r, qmin, qmax, INT8_MIN, INT8_MAX);
-            nq_requant_s32_to_u8_isa((nq_int_isa)isa, acc, n, r, qmin, qmax, u8);
-            CHECK_RQ_ARRAY("s32_to_u8", u8, acc, n, r, qmin, qmax, 0, UINT8_MAX);
-            nq_requant_s32_to_s16_isa((nq_int_isa)isa, acc, n, r, qmin, qmax, o16);
-            CHECK_RQ_ARRAY("s32_to_s16", o16, acc, n, r, qmin, qmax, INT16_MIN, INT16_MAX);
-            nq_requant_s32_to_s32_isa((nq_int_isa)isa, acc, n, r, qmin, qmax, o32);
-            CHECK_RQ_ARRAY("s32_to_s32", o32, acc, n, r, qmin, qmax, INT32_MIN, INT32_MAX);
-            nq_requant_s64_to_s8_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o8);
-            CHECK_RQ_ARRAY("s64_to_s8", o8, acc64, n, r, qmin, qmax, INT8_MIN, INT8_MAX);
-            nq_requant_s64_to_u8_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, u8);
-            CHECK_RQ_ARRAY("s64_to_u8", u8, acc64, n, r, qmin, qmax, 0, UINT8_MAX);
-            nq_requant_s64_to_s16_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o16);
-            CHECK_RQ_ARRAY("s64_to_s16", o16, acc64, n, r, qmin, qmax, INT16_MIN, INT16_MAX);
-            nq_requant_s64_to_s32_isa((nq_int_isa)isa, acc64, n, r, qmin, qmax, o32);
-            CHECK_RQ_ARRAY("s64_to_s32", o32, acc64, n, r, qmin, qmax, INT32_MIN, INT32_MAX);
+            /* every output type of one accumulator type SRC (array ACC) */
+#define CHECK_RQ_ISA(SRC, ACC)                                                                   \
+    do {                                                                                        \
+        nq_requant_##SRC##_to_s8_isa((nq_int_isa)isa, ACC, n, r, qmin, qmax, o8);               \
+        CHECK_RQ_ARRAY(#SRC "_to_s8", o8, ACC, n, r, qmin, qmax, INT8_MIN, INT8_MAX);           \
+        nq_requant_##SRC##_to_u8_isa((nq_int_isa)isa, ACC, n, r, qmin, qmax, u8);               \
+        CHECK_RQ_ARRAY(#SRC "_to_u8", u8, ACC, n, r, qmin, qmax, 0, UINT8_MAX);                 \
+        nq_requant_##SRC##_to_s16_isa((nq_int_isa)isa, ACC, n, r, qmin, qmax, o16);             \
+        CHECK_RQ_ARRAY(#SRC "_to_s16", o16, ACC, n, r, qmin, qmax, INT16_MIN, INT16_MAX);       \
+        nq_requant_##SRC##_to_s32_isa((nq_int_isa)isa, ACC, n, r, qmin, qmax, o32);             \
+        CHECK_RQ_ARRAY(#SRC "_to_s32", o32, ACC, n, r, qmin, qmax, INT32_MIN, INT32_MAX);       \
+    } while (0)
+            CHECK_RQ_ISA(s32, acc);
+            CHECK_RQ_ISA(s64, acc64);
+#undef CHECK_RQ_ISA
         }
         nq_requant_s32_to_s8(acc, N, r, qmin, qmax, o8);
         CHECK_RQ_ARRAY("s32_to_s8 (best)", o8, acc, (int64_t)N, r, qmin, qmax, INT8_MIN, INT8_MAX);
