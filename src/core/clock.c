@@ -1,4 +1,5 @@
 /* A monotonic clock for timings and progress. */
+#define _POSIX_C_SOURCE 200809L
 #include <time.h>
 
 #include "core/core_internal.h"
