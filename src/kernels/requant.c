@@ -348,7 +348,7 @@ void nq_fake_quantize_f32_isa(nq_int_isa isa, const float *x, int64_t n, float s
 
 void nq_fake_quantize_f32(const float *x, int64_t n, float scale, float lo, float hi, float *out)
 {
-    NQ_ISA_DISPATCH(nq_int_isa_best(), fq, (x, n, scale, lo, hi, out));
+    nq_fake_quantize_f32_isa(nq_int_isa_best(), x, n, scale, lo, hi, out);
 }
 
 /* int32: float32 cannot hold every int32, so compare in double (exact

@@ -378,12 +378,15 @@ struct qz_job {
     size_t xsize, ysize;
 };
 
+static inline float clampf(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
 static void clip_f32(float *y, int64_t n, float lo, float hi)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v = y[i] < lo ? lo : y[i];
-        y[i] = v > hi ? hi : v;
-    }
+    for (int64_t i = 0; i < n; i++) y[i] = clampf(y[i], lo, hi);
 }
 
 #define QZ_CHUNK 256
@@ -399,8 +402,7 @@ static void f2f_float(const float *x, float *y, int64_t n, float s, float lo, fl
     for (int64_t i = 0; i < n; i++) {
         float v = x[i] * s;
         if (round) v = half_up ? floorf(v + 0.5f) : nearbyintf(v);
-        v = v < lo ? lo : v;
-        y[i] = v > hi ? hi : v;
+        y[i] = clampf(v, lo, hi);
     }
 }
 
@@ -424,11 +426,7 @@ static void f2f_requant(const float *x, float *y, int64_t n, nq_requant r, float
         if (ints < m) f2f_float(x + k, f, m, s, lo, hi, 1, half_up);
         if (ints > 0) nq_requant_s32_to_s32(a, m, r, INT32_MIN, INT32_MAX, q);
         for (int64_t i = 0; ints > 0 && i < m; i++)
-            if (x[k + i] == (float)a[i]) {
-                float v = (float)q[i];
-                v = v < lo ? lo : v;
-                f[i] = v > hi ? hi : v;
-            }
+            if (x[k + i] == (float)a[i]) f[i] = clampf((float)q[i], lo, hi);
         memcpy(y + k, f, sizeof(float) * (size_t)m);
     }
 }

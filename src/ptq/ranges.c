@@ -29,33 +29,17 @@ typedef struct calib_state {
     nq_status status;
 } calib_state;
 
-/* Smallest and largest of x[0..n); 0 if some value is not finite. Eight
- * lanes, so that the comparisons do not wait on each other. */
+/* Smallest and largest of x[0..n); 0 if some value is not finite. */
 static int min_max(const float *x, int64_t n, float *lo, float *hi)
 {
-    float l[8], h[8];
-    int finite = 1;
-    for (int k = 0; k < 8; k++) l[k] = INFINITY, h[k] = -INFINITY;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            float v = x[i + k];
-            finite &= v - v == 0.0f; /* NaN for NaN and +-inf */
-            l[k] = v < l[k] ? v : l[k];
-            h[k] = v > h[k] ? v : h[k];
-        }
-    for (; i < n; i++) {
-        finite &= x[i] - x[i] == 0.0f;
-        l[0] = x[i] < l[0] ? x[i] : l[0];
-        h[0] = x[i] > h[0] ? x[i] : h[0];
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(x[i])) return 0;
+        *lo = x[i] < *lo ? x[i] : *lo;
+        *hi = x[i] > *hi ? x[i] : *hi;
     }
-    for (int k = 1; k < 8; k++) {
-        l[0] = l[k] < l[0] ? l[k] : l[0];
-        h[0] = h[k] > h[0] ? h[k] : h[0];
-    }
-    *lo = l[0];
-    *hi = h[0];
-    return finite;
+    return 1;
 }
 
 static int add_to_histogram(calib_state *st, int v, const float *x, int64_t n, float max_abs)
