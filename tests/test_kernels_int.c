@@ -568,7 +568,7 @@ static void run_gemm(gemm_kind kind, int isa, nq_int_gemm_family fam, int ref, i
     default:
         if (ref) nq_gemm_s16s16s64_ref(tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
         else if (isa < 0) nq_gemm_s16s16s64(tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
-        else nq_gemm_s16s16s64_isa(is, tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
+        else nq_gemm_s16s16s64_isa(is, fam, tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
         break;
     }
 }
@@ -652,8 +652,10 @@ static void test_gemm(void)
     /* shapes around the blocking sizes, each run with both kernel
      * families: dot tiles 4x4, K blocks of <= 768 padded to 32, 32-column
      * B blocks, A blocks of up to 49152 / (4 or 8 * K block) strips (150 x
-     * 768 and 70 x 1500: several); outer tiles 4 or 8 x 32, K blocks of
-     * <= 512, A blocks of up to 12288 / K rows (AUTO: outer while K <= 128). */
+     * 768 and 70 x 1500: several); outer tiles 4 or 8 x 32 on pairs of K
+     * (odd K padded), K blocks of <= 512 (int64: 480), A blocks of up to
+     * 24576 / ceil(K block / 2) pair words per row (150 x 768 and 70 x
+     * 1500: several; AUTO: outer wherever B is [K,N]). */
     static const int64_t shapes[][3] = {
         {1, 1, 1},     {1, 1, 7},      {3, 5, 1},     {4, 4, 32},    {5, 33, 31},
         {8, 32, 64},   {9, 31, 33},    {13, 70, 27},  {32, 784, 9},  {17, 65, 256},
@@ -734,7 +736,7 @@ static void test_gemm(void)
         nq_gemm_s16s16s32_isa(is, au, 0, GM, GN, GK, golden_gemm_a16, GK, golden_gemm_b16, GN,
                               golden_gemm_bias, c32, GN);
         CHECK(memcmp(c32, golden_gemm_s16s16s32, sizeof c32) == 0);
-        nq_gemm_s16s16s64_isa(is, 0, GM, GN, GK, golden_gemm_a16, GK, golden_gemm_b16, GN,
+        nq_gemm_s16s16s64_isa(is, au, 0, GM, GN, GK, golden_gemm_a16, GK, golden_gemm_b16, GN,
                               golden_gemm_bias64, c64, GN);
         CHECK(memcmp(c64, golden_gemm_s16s16s64, sizeof c64) == 0);
     }

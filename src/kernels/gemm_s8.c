@@ -1,20 +1,23 @@
 /* Integer GEMMs (int8/uint8/int16 inputs, int32/int64 accumulators) for
  * affine operators run as conv-as-GEMM: C[M,N] = A[M,K] * B[K,N] + bias.
  *
- * Two blocked kernel families, both plain C that compilers vectorize (no
- * intrinsics); the same C is compiled once per x86 ISA level with target
- * attributes and the widest level the CPU supports is picked at run time:
- *  - "dot": both operands packed, widened to int16, into K-contiguous
- *    panels (B transposed while packing, 8 x 8 byte blocks at a time,
- *    unless the caller passes it as [N,K]); a micro-kernel computes a
- *    4 x 4 tile of dot products sum += a[k] * b[k], which vectorizes to
- *    pmaddwd (SSE2, AVX2) or vpdpwssd (AVX-512 VNNI). Used from K ~ 128
- *    on, and always on the baseline ISA (SSE2 has no 32-bit multiply).
- *  - "outer": A packed in int32 strips [k][MR], B in int16 panels [k][32]
- *    (row copies, no transpose); a micro-kernel keeps an MR x 32 int32 tile
- *    in registers and adds a[r] * b[0..31] for each k (i, k, j order).
- *    Used with AVX2 / AVX-512 when B is [K,N] and K is small (the first
- *    conv layer: K = 27), where the dot tiles' horizontal sums dominate.
+ * Two blocked kernel families; the drivers and packers are plain C, the
+ * dot tiles are C that compilers vectorize, compiled once per x86 ISA
+ * level with target attributes, and the widest level the CPU supports is
+ * picked at run time:
+ *  - "outer" (AVX2, AVX-512 VNNI; B as [K,N], the conv-as-GEMM case): A
+ *    packed in strips of pair words (two int16 of consecutive k), B in
+ *    int16 panels of 32 columns with the same pairs interleaved; the pair
+ *    micro-kernels of gemm_pair.c (intrinsics) broadcast one pair word of
+ *    A per row and multiply-add it into a 4 or 8 x 32 int32 tile held in
+ *    registers (pmaddwd, or vpdpwssd): no transpose of B, no horizontal
+ *    sums. Used at every K where it exists.
+ *  - "dot" (every ISA; B as [N,K], and the baseline ISA): both operands
+ *    packed, widened to int16, into K-contiguous panels (B transposed
+ *    while packing, 8 x 8 byte blocks at a time, unless the caller passes
+ *    it as [N,K]); a micro-kernel computes a 4 x 4 tile of dot products
+ *    sum += a[k] * b[k], which vectorizes to pmaddwd (SSE2, AVX2) or
+ *    vpdpwssd (AVX-512 VNNI).
  * int64 sums (int16 x int16) run the same int32 tiles (both families) on
  * A split into signed bytes, a = 256*hi + lo, in K blocks short enough
  * that the int32 sums are exact, widened once per block (see split_widen).
@@ -26,6 +29,7 @@
  */
 #include <string.h>
 
+#include "kernels/gemm_pair.h"
 #include "kernels/int_internal.h"
 #include "nnquant/kernels.h"
 
@@ -75,10 +79,10 @@ DEFINE_GEMM_REF(nq_gemm_s16s16s64_ref, int16_t, int16_t, int64_t, uint64_t, u64_
  * transposing bytes.
  * Outer family: tiles of omr (at most OMR_MAX) rows x ONR columns; K in
  * balanced blocks of at most OKC (one block while K <= OKC); A in blocks
- * of whole strips, as many rows as fit OAP int32. Stack: OAP int32 +
- * OKC * ONR int16 = 80 KiB. */
+ * of whole strips, as many rows as fit OAP pair words. Stack: OAP int32 +
+ * (OKC + 1) * ONR int16 = 129 KiB. */
 enum { MR = 4, NR = 4, KU = 32, KC = 768, NC = 32, DAP = 49152 };
-enum { OMR_MAX = 8, ONR = 32, OKC = 512, OAP = 12288 };
+enum { OMR_MAX = 8, ONR = NQ_PAIR_NR, OKC = 512, OAP = 24576 };
 
 static inline int64_t round_up(int64_t x, int64_t m)
 {
@@ -90,7 +94,7 @@ typedef void (*pack_a_fn)(const void *A, int64_t lda, int64_t i0, int64_t mr, in
 typedef void (*pack_b_fn)(int trans, const void *B, int64_t ldb, int64_t k0, int64_t kc,
                           int64_t kcp, int64_t j0, int64_t nc, int16_t *bp);
 typedef void (*pack_a_outer_fn)(const void *A, int64_t lda, int64_t i0, int64_t mc, int64_t omr,
-                                int64_t k0, int64_t kc, int32_t *ap);
+                                int64_t k0, int64_t kc, uint32_t *ap);
 typedef void (*pack_b_outer_fn)(const void *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
                                 int64_t nc, int16_t *bp);
 
@@ -224,38 +228,54 @@ static void transpose_4cols_s16(const int16_t *src, int64_t lds, int64_t kc, int
     }
 
 /* Outer family, A: rows i0..i0+mc-1 in strips of omr rows, strip s at
- * ap + s*kc*omr holding ap[k][r] = A[i0 + s*omr + r][k0 + k]; rows past
- * mc (up to a whole strip) are zero. */
+ * ap + s*kp*omr (kp = ceil(kc/2) pairs of K) holding the pair words of
+ * gemm_pair.h, ap[p*omr + r] = A[i0 + s*omr + r][k0 + 2p, k0 + 2p + 1];
+ * rows past mc (up to a whole strip) and the odd K block's last high half
+ * are zero. Each row is first widened into a contiguous int16 row (a loop
+ * that vectorizes), then its pairs stored with the strip's stride. */
+static inline uint32_t pair_word(int16_t lo, int16_t hi)
+{
+    return (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+}
+static inline void store_pairs(const int16_t *row, int64_t kp, int64_t stride, uint32_t *dst)
+{
+    for (int64_t p = 0; p < kp; p++) dst[p * stride] = pair_word(row[2 * p], row[2 * p + 1]);
+}
 #define DEFINE_PACK_A_OUTER(T)                                                                   \
     static void pack_a_outer_##T(const void *Av, int64_t lda, int64_t i0, int64_t mc,           \
-                                 int64_t omr, int64_t k0, int64_t kc, int32_t *ap)              \
+                                 int64_t omr, int64_t k0, int64_t kc, uint32_t *ap)             \
     {                                                                                           \
         const T *A = (const T *)Av;                                                             \
-        for (int64_t s = 0; s < mc; s += omr, ap += kc * omr)                                   \
+        const int64_t kp = (kc + 1) / 2;                                                        \
+        int16_t row[OKC + 1];                                                                   \
+        for (int64_t s = 0; s < mc; s += omr, ap += kp * omr)                                   \
             for (int64_t r = 0; r < omr; r++) {                                                 \
-                if (s + r < mc) {                                                               \
-                    const T *src = A + (i0 + s + r) * lda + k0;                                 \
-                    for (int64_t k = 0; k < kc; k++) ap[k * omr + r] = src[k];                  \
-                } else {                                                                        \
-                    for (int64_t k = 0; k < kc; k++) ap[k * omr + r] = 0;                       \
-                }                                                                               \
+                const int64_t n = s + r < mc ? kc : 0;                                          \
+                const T *src = n ? A + (i0 + s + r) * lda + k0 : NULL;                          \
+                for (int64_t k = 0; k < n; k++) row[k] = (int16_t)src[k];                       \
+                memset(row + n, 0, (size_t)(2 * kp - n) * sizeof *row);                     \
+                store_pairs(row, kp, omr, ap + r);                                              \
             }                                                                                   \
     }
 
-/* Outer family, B: bp[k][c] (row stride ONR) = B[k0 + k][j0 + c] for
- * c < nc, zero for c in nc..ONR-1. */
+/* Outer family, B: the pair panel of gemm_pair.h, bp[(p*ONR + c)*2 + h] =
+ * B[k0 + 2p + h][j0 + c] for c < nc and 2p + h < kc, else zero. */
 #define DEFINE_PACK_B_OUTER(T)                                                                   \
     static void pack_b_outer_##T(const void *Bv, int64_t ldb, int64_t k0, int64_t kc,           \
                                  int64_t j0, int64_t nc, int16_t *bp)                           \
     {                                                                                           \
         const T *B = (const T *)Bv;                                                             \
-        for (int64_t k = 0; k < kc; k++, bp += ONR) {                                           \
-            const T *src = B + (k0 + k) * ldb + j0;                                             \
-            if (nc == ONR) {                                                                    \
-                for (int64_t c = 0; c < ONR; c++) bp[c] = (int16_t)src[c];                      \
+        for (int64_t k = 0; k < kc; k += 2, bp += 2 * ONR) {                                    \
+            const T *s0 = B + (k0 + k) * ldb + j0;                                              \
+            const T *s1 = k + 1 < kc ? s0 + ldb : NULL;                                         \
+            if (nc == ONR && s1) {                                                              \
+                for (int64_t c = 0; c < ONR; c++)                                               \
+                    bp[2 * c] = (int16_t)s0[c], bp[2 * c + 1] = (int16_t)s1[c];                 \
             } else {                                                                            \
-                for (int64_t c = 0; c < nc; c++) bp[c] = (int16_t)src[c];                       \
-                for (int64_t c = nc; c < ONR; c++) bp[c] = 0;                                   \
+                for (int64_t c = 0; c < ONR; c++) {                                             \
+                    bp[2 * c] = c < nc ? (int16_t)s0[c] : 0;                                    \
+                    bp[2 * c + 1] = c < nc && s1 ? (int16_t)s1[c] : 0;                          \
+                }                                                                               \
             }                                                                                   \
         }                                                                                       \
     }
@@ -302,20 +322,23 @@ static void pack_a_split_int16_t(const void *Av, int64_t lda, int64_t i0, int64_
 }
 
 /* Outer family, split A: strips of omr packed rows holding omr/2 rows of
- * A, ap[k][r] = hi and ap[k][omr/2 + r] = lo of A[i0 + s + r][k0 + k]. */
+ * A, the pair words of their hi (packed row r) and lo (packed row
+ * omr/2 + r) halves. */
 static void pack_a_outer_split_int16_t(const void *Av, int64_t lda, int64_t i0, int64_t mc,
-                                       int64_t omr, int64_t k0, int64_t kc, int32_t *ap)
+                                       int64_t omr, int64_t k0, int64_t kc, uint32_t *ap)
 {
     const int16_t *A = (const int16_t *)Av;
-    const int64_t h = omr / 2;
-    for (int64_t s = 0; s < mc; s += h, ap += kc * omr)
+    const int64_t h = omr / 2, kp = (kc + 1) / 2;
+    int16_t hi[OKC + 1], lo[OKC + 1];
+    for (int64_t s = 0; s < mc; s += h, ap += kp * omr)
         for (int64_t r = 0; r < h; r++) {
-            const int16_t *src = A + (i0 + s + r) * lda + k0;
-            for (int64_t k = 0; k < kc; k++) {
-                const int16_t a = s + r < mc ? src[k] : 0;
-                ap[k * omr + r] = split_hi(a);
-                ap[k * omr + h + r] = split_lo(a);
-            }
+            const int64_t n = s + r < mc ? kc : 0;
+            const int16_t *src = n ? A + (i0 + s + r) * lda + k0 : NULL;
+            for (int64_t k = 0; k < n; k++) hi[k] = split_hi(src[k]), lo[k] = split_lo(src[k]);
+            memset(hi + n, 0, (size_t)(2 * kp - n) * sizeof *hi);
+            memset(lo + n, 0, (size_t)(2 * kp - n) * sizeof *lo);
+            store_pairs(hi, kp, omr, ap + r);
+            store_pairs(lo, kp, omr, ap + h + r);
         }
 }
 
@@ -393,44 +416,15 @@ NQ_INT_ALWAYS_INLINE void dot_4x4_s32(int64_t kcp, const int16_t *ap, const int1
     out[12] = s30, out[13] = s31, out[14] = s32, out[15] = s33;
 }
 
-/* Outer family: out[r][c] = sum_k ap[k][r] * bp[k][c] for an ROWS x ONR
- * tile (ROWS a compile-time constant once inlined), the accumulators
- * living in vector registers across the k loop. The loop hints keep clang
- * from vectorizing over r or k (with gathers and scatters: 20x slower)
- * instead of over c; gcc does the right thing unaided. */
-#if defined(__clang__)
-#define NQ_INT_LOOP_NOVEC _Pragma("clang loop vectorize(disable) interleave(disable)")
-#else
-#define NQ_INT_LOOP_NOVEC
-#endif
-
-NQ_INT_ALWAYS_INLINE void outer_tile_s32(int64_t kc, const int32_t *ap, const int16_t *bp,
-                                         int rows, uint32_t *out)
-{
-    uint32_t acc[OMR_MAX][ONR];
-    /* k = 0 initializes (kc >= 1): no zeroing pass over the array */
-    NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
-        for (int c = 0; c < ONR; c++) acc[r][c] = (uint32_t)(ap[r] * (int32_t)bp[c]);
-    NQ_INT_LOOP_NOVEC for (int64_t k = 1; k < kc; k++) {
-        const int32_t *a = ap + k * rows;
-        const int16_t *b = bp + k * ONR;
-        NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
-            for (int c = 0; c < ONR; c++) acc[r][c] += (uint32_t)(a[r] * (int32_t)b[c]);
-    }
-    NQ_INT_LOOP_NOVEC for (int r = 0; r < rows; r++)
-        for (int c = 0; c < ONR; c++) out[r * ONR + c] = acc[r][c];
-}
-
 /* A dot tile: out[r*NR + c] for the MR x NR block; rows >= mr may be left
  * uncomputed (their packed A rows are zero anyway). */
 typedef void (*dot_s32_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, int64_t mr,
                            uint32_t *out);
 typedef void (*dot_s64_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, int64_t mr,
                            uint64_t *out);
-/* An outer tile of the ISA's strip height: out[r*ONR + c]; int64: from a
- * strip of split A, half as many rows. */
-typedef void (*outer_s32_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, uint32_t *out);
-typedef void (*outer_s64_fn)(int64_t kc, const int32_t *ap, const int16_t *bp, uint64_t *out);
+/* An outer tile of the ISA's strip height: out[r*ONR + c] (int64: the
+ * int32 sums of a strip of split A, see store_split_s64). */
+typedef void (*outer_s32_fn)(int64_t kp, const uint32_t *ap, const int16_t *bp, uint32_t *out);
 
 /* int64 dot tiles from the ISA's int32 ones on split A (pack_a_split_int16_t):
  * |hi * b| and |lo * b| are at most 2^22, so over kcp <= KC64 (480 * 2^22 <
@@ -442,6 +436,7 @@ enum { KC64 = 480 };
  * = 156 KiB. */
 enum { NC64 = 64 };
 _Static_assert(DAP >= MR * KC && DAP >= 2 * MR * KC64, "an A block holds at least one strip");
+_Static_assert((int)KC64 <= (int)OKC, "outer K blocks of split A fit the packing rows");
 NQ_INT_ALWAYS_INLINE void split_widen(const uint32_t *t, int n, uint64_t *out)
 {
     for (int i = 0; i < n; i++)
@@ -487,23 +482,50 @@ DEFINE_DOT(generic, , dot_4x4_s32_by2)
 DEFINE_DOT(avx2, NQ_INT_TARGET_AVX2, dot_4x4_s32_by2)
 DEFINE_DOT(avx512vnni, NQ_INT_TARGET_AVX512VNNI, dot_4x4_s32)
 
-/* Outer tiles: 4 x 32 on AVX2 (16 ymm accumulators), 8 x 32 on AVX-512
- * (16 zmm accumulators). */
-#define DEFINE_OUTER(SUFFIX, ATTR, ROWS)                                                          \
-    ATTR static void outer_s32_##SUFFIX(int64_t kc, const int32_t *ap, const int16_t *bp,       \
-                                        uint32_t *out)                                          \
-    {                                                                                           \
-        outer_tile_s32(kc, ap, bp, ROWS, out);                                                  \
-    }                                                                                           \
-    ATTR static void outer_s64_##SUFFIX(int64_t kc, const int32_t *ap, const int16_t *bp,       \
-                                        uint64_t *out)                                          \
-    {                                                                                           \
-        uint32_t t[(ROWS) * ONR];                                                               \
-        outer_tile_s32(kc, ap, bp, ROWS, t);                                                    \
-        split_widen(t, (ROWS) / 2 * ONR, out);                                                  \
+/* Stores an outer tile of split A: row r's sums of the hi halves at
+ * t + r*ONR, of the lo halves lo rows further; C gets 256 * hi + lo (see
+ * split_widen) plus the bias on the first K block, else plus C, formed in
+ * int64 as it is stored. Compiled per ISA: the baseline has no vector
+ * sign extension. */
+typedef void (*store_split_fn)(const uint32_t *t, int64_t lo, int64_t rows, int64_t cols,
+                               int first, const int64_t *bias, int64_t *C, int64_t ldc);
+NQ_INT_ALWAYS_INLINE void store_split_s64(const uint32_t *t, int64_t lo, int64_t rows,
+                                          int64_t cols, int first, const int64_t *bias,
+                                          int64_t *C, int64_t ldc)
+{
+    for (int64_t r = 0; r < rows; r++, t += ONR, C += ldc) {
+        const uint32_t *tl = t + lo * ONR;
+        uint64_t *c = (uint64_t *)(void *)C;
+        if (first) {
+            const uint64_t add = bias ? (uint64_t)bias[r] : 0;
+            for (int64_t q = 0; q < cols; q++)
+                c[q] = (uint64_t)(int64_t)u32_to_s32(t[q]) * 256u +
+                       (uint64_t)(int64_t)u32_to_s32(tl[q]) + add;
+        } else {
+            for (int64_t q = 0; q < cols; q++)
+                c[q] += (uint64_t)(int64_t)u32_to_s32(t[q]) * 256u +
+                        (uint64_t)(int64_t)u32_to_s32(tl[q]);
+        }
     }
-DEFINE_OUTER(avx2, NQ_INT_TARGET_AVX2, 4)
-DEFINE_OUTER(avx512vnni, NQ_INT_TARGET_AVX512VNNI, 8)
+}
+/* Outer tiles (gemm_pair.c): 4 x 32 on AVX2, 8 x 32 on AVX-512. */
+static void outer_s32_avx2(int64_t kp, const uint32_t *ap, const int16_t *bp, uint32_t *out)
+{
+    nq_pair_tile4_avx2(kp, ap, bp, out);
+}
+static void outer_s32_avx512vnni(int64_t kp, const uint32_t *ap, const int16_t *bp, uint32_t *out)
+{
+    nq_pair_tile8_avx512vnni(kp, ap, bp, out);
+}
+#define DEFINE_STORE_SPLIT(SUFFIX, ATTR)                                                          \
+    ATTR static void store_split_s64_##SUFFIX(const uint32_t *t, int64_t lo, int64_t rows,     \
+                                              int64_t cols, int first, const int64_t *bias,     \
+                                              int64_t *C, int64_t ldc)                          \
+    {                                                                                           \
+        store_split_s64(t, lo, rows, cols, first, bias, C, ldc);                                \
+    }
+DEFINE_STORE_SPLIT(avx2, NQ_INT_TARGET_AVX2)
+DEFINE_STORE_SPLIT(avx512vnni, NQ_INT_TARGET_AVX512VNNI)
 #endif
 
 /* ---- ISA table and dispatch ------------------------------------------ */
@@ -512,25 +534,24 @@ typedef struct int_isa_impl {
     const char *name;
     dot_s32_fn dot_s32;
     dot_s64_fn dot_s64;
-    outer_s32_fn outer_s32; /* NULL: no outer family (no fast 32-bit vector multiply) */
-    outer_s64_fn outer_s64;
+    outer_s32_fn outer_s32; /* NULL: no outer family (no pmaddwd kernel) */
+    store_split_fn store_split; /* the outer family's int64 store */
     int64_t outer_rows;     /* its strip height, <= OMR_MAX */
-    int64_t outer_max_k;    /* B [K,N] with K <= this: outer family, else dot */
 } int_isa_impl;
 
-/* Crossover measured on an AVX-512 VNNI (Zen 4) machine, same on AVX2:
- * the outer family wins for small K (no transpose, no horizontal sums,
- * e.g. a first conv layer with K = 27), the dot family from K ~ 128 on. */
+/* The outer family (broadcast pairs of A, no transpose of B, no
+ * horizontal sums) wins at every K measured on an AVX-512 VNNI (Zen 4)
+ * machine: the dot family serves B given as [N,K] and the baseline ISA. */
 static const int_isa_impl isa_impls[NQ_INT_ISA_COUNT] = {
-    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, NULL, 0, 0},
+    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, NULL, 0},
 #if NQ_INT_X86
-    [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2, outer_s64_avx2, 4,
-                         128},
+    [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2,
+                         store_split_s64_avx2, 4},
     [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", dot_s32_avx512vnni, dot_s64_avx512vnni,
-                               outer_s32_avx512vnni, outer_s64_avx512vnni, 8, 128},
+                               outer_s32_avx512vnni, store_split_s64_avx512vnni, 8},
 #else
-    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, NULL, 0, 0},
-    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, NULL, 0, 0},
+    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, NULL, 0},
+    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, NULL, 0},
 #endif
 };
 
@@ -640,22 +661,23 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
 /* Outer family (B is [K,N]). Loop nest: K blocks (at most KMAX), blocks
  * of A rows (packed once per K block), ONR-column panels of B (packed once
  * per A block), strips of sr = omr / SPLIT rows of A (SPLIT 2: split A,
- * each strip's tile from im->TILE). */
-#define DEFINE_GEMM_OUTER(NAME, CT, UT, KMAX, SPLIT, TILE, STORE)                                \
+ * the tile's hi rows, then its lo rows), each stored by STORE(t, sr, ...)
+ * (the split one: sr = where the lo rows start) or STORE(t, ONR, ...). */
+#define DEFINE_GEMM_OUTER(NAME, CT, KMAX, SPLIT, STORE)                                          \
     static void NAME(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,        \
                      int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,         \
                      const CT *bias, CT *C, int64_t ldc)                                        \
     {                                                                                           \
-        int32_t ap[OAP];                                                                        \
-        int16_t bp[OKC * ONR];                                                                  \
-        UT t[OMR_MAX * ONR];                                                                    \
+        uint32_t ap[OAP];                                                                       \
+        int16_t bp[(OKC + 1) * ONR];                                                            \
+        uint32_t t[OMR_MAX * ONR];                                                              \
         const int64_t omr = im->outer_rows, sr = omr / (SPLIT);                                 \
         const int64_t nkb = (K + (KMAX) - 1) / (KMAX);                                          \
         const int64_t kcb = (K + nkb - 1) / nkb;                                                \
         for (int64_t k0 = 0; k0 < K; k0 += kcb) {                                               \
-            const int64_t kc = K - k0 < kcb ? K - k0 : kcb;                                     \
+            const int64_t kc = K - k0 < kcb ? K - k0 : kcb, kp = (kc + 1) / 2;                  \
             /* rows per A block: whole strips within OAP, balanced over M */                    \
-            const int64_t mmax = OAP / kc / omr * sr;                                           \
+            const int64_t mmax = OAP / kp / omr * sr;                                           \
             const int64_t nmb = (M + mmax - 1) / mmax;                                          \
             const int64_t mcb = round_up((M + nmb - 1) / nmb, sr);                              \
             for (int64_t i0 = 0; i0 < M; i0 += mcb) {                                           \
@@ -666,8 +688,9 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
                     ty->pack_b_outer(B, ldb, k0, kc, j0, nc, bp);                               \
                     for (int64_t s = 0; s < mc; s += sr) {                                      \
                         const int64_t rows = mc - s < sr ? mc - s : sr;                         \
-                        im->TILE(kc, ap + s * (SPLIT) * kc, bp, t);                             \
-                        STORE(t, ONR, rows, nc, k0 == 0, bias ? bias + i0 + s : NULL,           \
+                        im->outer_s32(kp, ap + s * (SPLIT) * kp, bp, t);                        \
+                        STORE(t, (SPLIT) == 2 ? sr : ONR, rows, nc, k0 == 0,                    \
+                              bias ? bias + i0 + s : NULL,                                      \
                               C + (i0 + s) * ldc + j0, ldc);                                    \
                     }                                                                           \
                 }                                                                               \
@@ -675,8 +698,8 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
         }                                                                                       \
     }
 
-DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, uint32_t, OKC, 1, outer_s32, store_tile_s32)
-DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, uint64_t, KC64, 2, outer_s64, store_tile_s64)
+DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, OKC, 1, store_tile_s32)
+DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, KC64, 2, im->store_split)
 
 /* C = bias (or 0) when there is nothing to sum. */
 #define DEFINE_FILL_BIAS(NAME, CT)                                                                \
@@ -699,8 +722,7 @@ static void gemm_s32(nq_int_isa isa, nq_int_gemm_family fam, const gemm_types *t
         return;
     }
     const int_isa_impl *im = isa_impl(isa);
-    const int outer = fam == NQ_INT_GEMM_AUTO ? K <= im->outer_max_k : fam == NQ_INT_GEMM_OUTER;
-    if (!trans_b && im->outer_s32 && outer)
+    if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
         gemm_outer_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else
         gemm_dot_s32(im->dot_s32, ty, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
@@ -729,9 +751,9 @@ void nq_gemm_s16s16s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, 
     gemm_s32(isa, fam, &types_s16s16, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
 }
 
-void nq_gemm_s16s16s64_isa(nq_int_isa isa, int trans_b, int64_t M, int64_t N, int64_t K,
-                           const int16_t *A, int64_t lda, const int16_t *B, int64_t ldb,
-                           const int64_t *bias, int64_t *C, int64_t ldc)
+void nq_gemm_s16s16s64_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
+                           int64_t N, int64_t K, const int16_t *A, int64_t lda, const int16_t *B,
+                           int64_t ldb, const int64_t *bias, int64_t *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
@@ -739,7 +761,7 @@ void nq_gemm_s16s16s64_isa(nq_int_isa isa, int trans_b, int64_t M, int64_t N, in
         return;
     }
     const int_isa_impl *im = isa_impl(isa);
-    if (!trans_b && im->outer_s32 && K <= im->outer_max_k)
+    if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
         gemm_outer_s64(im, &types_s16s16_split, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else
         gemm_dot_s64(im->dot_s64, &types_s16s16_split, trans_b, M, N, K, A, lda, B, ldb, bias, C,
@@ -772,5 +794,6 @@ void nq_gemm_s16s16s64(int trans_b, int64_t M, int64_t N, int64_t K, const int16
                        int64_t lda, const int16_t *B, int64_t ldb, const int64_t *bias,
                        int64_t *C, int64_t ldc)
 {
-    nq_gemm_s16s16s64_isa(nq_int_isa_best(), trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    nq_gemm_s16s16s64_isa(nq_int_isa_best(), NQ_INT_GEMM_AUTO, trans_b, M, N, K, A, lda, B, ldb,
+                          bias, C, ldc);
 }

@@ -55,7 +55,8 @@ int nq_int_isa_available(nq_int_isa isa);
 nq_int_isa nq_int_isa_best(void);
 const char *nq_int_isa_name(nq_int_isa isa);
 
-/* GEMM kernel family (gemm_s8.c): AUTO picks by ISA and shape; DOT and
+/* GEMM kernel family (gemm_s8.c): AUTO picks outer where the ISA has it
+ * and B is [K,N], else dot; DOT and
  * OUTER force one (OUTER falls back to DOT where the ISA has none or B is
  * transposed), so that tests cover both on every shape. */
 typedef enum nq_int_gemm_family {
@@ -100,9 +101,9 @@ void nq_gemm_s8u8s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, in
 void nq_gemm_s16s16s32_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
                            int64_t N, int64_t K, const int16_t *A, int64_t lda, const int16_t *B,
                            int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc);
-void nq_gemm_s16s16s64_isa(nq_int_isa isa, int trans_b, int64_t M, int64_t N, int64_t K,
-                           const int16_t *A, int64_t lda, const int16_t *B, int64_t ldb,
-                           const int64_t *bias, int64_t *C, int64_t ldc);
+void nq_gemm_s16s16s64_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, int64_t M,
+                           int64_t N, int64_t K, const int16_t *A, int64_t lda, const int16_t *B,
+                           int64_t ldb, const int64_t *bias, int64_t *C, int64_t ldc);
 
 /* nq_im2col_bytes writing only output rows [r0, r1) (an output row: one
  * index of the flattened leading output dims), column-matrix row k at
