@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/conv_gemm.h"
+#include "kernels/depthwise.h"
 #include "kernels/winograd.h"
 #include "nnquant/kernels.h"
 #include "nqtest.h"
@@ -105,6 +106,60 @@ static void random_geom(nq_conv_geom *g, int nsp, int64_t max_in)
     }
 }
 
+/* The float depthwise plane, every variant, against the definition with
+ * the same roundings in the same order (bias, then each tap's product
+ * added): bit for bit. */
+static void test_depthwise(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 200 && !bad; it++) {
+        nq_conv_geom g;
+        nq_window3 w;
+        random_geom(&g, 2, it % 10 == 0 ? 60 : 16);
+        g.kernel[0] = irand(1, 5), g.kernel[1] = irand(1, 5);
+        for (int i = 0; i < 2; i++) { /* random_geom's out for the new kernel */
+            int64_t span = (g.kernel[i] - 1) * g.dilation[i] + 1;
+            if (g.in[i] + g.pad_begin[i] + g.pad_end[i] < span) g.pad_end[i] = span - g.in[i];
+            g.out[i] = (g.in[i] + g.pad_begin[i] + g.pad_end[i] - span) / g.stride[i] + 1;
+        }
+        nq_window3_from_geom(&g, &w);
+        const int64_t n_in = g.in[0] * g.in[1], n_out = g.out[0] * g.out[1];
+        const int64_t n_k = g.kernel[0] * g.kernel[1];
+        float *x = malloc(sizeof(float) * (size_t)n_in), *k = malloc(sizeof(float) * (size_t)n_k);
+        float *ref = malloc(sizeof(float) * (size_t)n_out), *y = malloc(sizeof(float) * (size_t)n_out);
+        REQUIRE(x && k && ref && y);
+        for (int64_t i = 0; i < n_in; i++) x[i] = frand();
+        for (int64_t i = 0; i < n_k; i++) k[i] = frand();
+        const float bias = frand();
+        for (int64_t oh = 0; oh < g.out[0]; oh++)
+            for (int64_t ow = 0; ow < g.out[1]; ow++) {
+                float acc = bias;
+                for (int64_t kh = 0; kh < g.kernel[0]; kh++)
+                    for (int64_t kw = 0; kw < g.kernel[1]; kw++) {
+                        int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
+                        int64_t iw = ow * g.stride[1] - g.pad_begin[1] + kw * g.dilation[1];
+                        if (ih < 0 || ih >= g.in[0] || iw < 0 || iw >= g.in[1]) continue;
+                        float prod = k[kh * g.kernel[1] + kw] * x[ih * g.in[1] + iw];
+                        acc += prod;
+                    }
+                ref[oh * g.out[1] + ow] = acc;
+            }
+        for (int isa = 0; isa < NQ_F32_ISA_COUNT && !bad; isa++) {
+            if (!nq_f32_isa_available((nq_f32_isa)isa)) continue;
+            memset(y, 0xA5, sizeof(float) * (size_t)n_out);
+            nq_dw_f32_plane((nq_f32_isa)isa, &w, x, k, bias, y);
+            if (memcmp(y, ref, sizeof(float) * (size_t)n_out) != 0) {
+                fprintf(stderr, "depthwise f32 isa %d, %lldx%lld kernel %lldx%lld: differs\n", isa,
+                        (long long)g.in[0], (long long)g.in[1], (long long)g.kernel[0],
+                        (long long)g.kernel[1]);
+                bad = 1;
+            }
+        }
+        free(x), free(k), free(ref), free(y);
+    }
+    CHECK(!bad);
+}
+
 int main(void)
 {
     printf("conv GEMM variants:");
@@ -142,5 +197,6 @@ int main(void)
         }
         run(&g, irand(1, 20), irand(1, 40), (int)irand(0, 1), irand(0, 3), 1);
     }
+    test_depthwise();
     TEST_MAIN_END();
 }

@@ -11,6 +11,7 @@
 
 #include "golden/int_kernels_golden.h"
 #include "kernels/int_internal.h"
+#include "kernels/depthwise.h"
 #include "nnquant/kernels.h"
 #include "nqtest.h"
 
@@ -908,6 +909,112 @@ static void test_im2col(void)
         }
 }
 
+/* ---- (e) depthwise planes against the definition ------------------------ */
+
+/* Element i of a plane of type t, widened. */
+static int64_t dw_elem(nq_dw_int_type t, const void *p, int64_t i)
+{
+    return t == NQ_DW_INT_S16 ? ((const int16_t *)p)[i]
+           : t == NQ_DW_INT_U8 ? ((const uint8_t *)p)[i]
+                               : ((const int8_t *)p)[i];
+}
+
+/* y at every output position of a 3-D window (leading unit dims), from the
+ * definition in uint64 (exact modulo 2^64). */
+static void dw_reference(const nq_window3 *w, nq_dw_int_type xt, const void *x,
+                         nq_dw_int_type wt, const void *wts, int64_t bias, uint64_t *y)
+{
+    for (int64_t od = 0, o = 0; od < w->out[0]; od++)
+        for (int64_t oh = 0; oh < w->out[1]; oh++)
+            for (int64_t ow = 0; ow < w->out[2]; ow++, o++) {
+                uint64_t acc = (uint64_t)bias;
+                for (int64_t kd = 0, t = 0; kd < w->k[0]; kd++)
+                    for (int64_t kh = 0; kh < w->k[1]; kh++)
+                        for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
+                            const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
+                            const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
+                            const int64_t iw = ow * w->s[2] - w->pb[2] + kw * w->d[2];
+                            if (id < 0 || id >= w->in[0] || ih < 0 || ih >= w->in[1] ||
+                                iw < 0 || iw >= w->in[2])
+                                continue;
+                            acc += (uint64_t)(dw_elem(wt, wts, t) *
+                                              dw_elem(xt, x, (id * w->in[1] + ih) * w->in[2] + iw));
+                        }
+                y[o] = acc;
+            }
+}
+
+/* Every ISA variant, type combination and accumulator on random
+ * geometries (ranks 1..3, strides, dilations, pads), random and extreme
+ * operands (mode 1: the most negative values, sums wrapping in int32). */
+static void test_dw_int(void)
+{
+    static const nq_dw_int_type xts[] = {NQ_DW_INT_S8, NQ_DW_INT_U8, NQ_DW_INT_S16};
+    static const nq_dw_int_type wts[] = {NQ_DW_INT_S8, NQ_DW_INT_S16};
+    int bad = 0, runs = 0;
+    for (int t = 0; t < 240 && !bad; t++) {
+        const int nsp = 1 + t % 3, mode = t % 7 == 0;
+        int64_t in[3], k[3], s[3], d[3], pb[3], pe[3];
+        int ok_geom = 1;
+        for (int i = 0; i < nsp; i++) {
+            in[i] = irand(1, nsp == 3 ? 7 : i == nsp - 1 ? 70 : 12), k[i] = irand(1, 5);
+            s[i] = irand(1, 3), d[i] = irand(1, 2), pb[i] = irand(0, 2), pe[i] = irand(0, 2);
+            if (in[i] + pb[i] + pe[i] < d[i] * (k[i] - 1) + 1) ok_geom = 0;
+        }
+        if (!ok_geom) continue;
+        nq_conv_geom g;
+        nq_window3 w;
+        geom_make(&g, nsp, in, k, s, d, pb, pe);
+        nq_window3_from_geom(&g, &w);
+        int64_t n_in = 1, n_out = 1, n_k = 1;
+        for (int i = 0; i < 3; i++) n_in *= w.in[i], n_out *= w.out[i], n_k *= w.k[i];
+        int16_t *x = malloc(sizeof(int16_t) * (size_t)n_in);
+        int16_t *wk = malloc(sizeof(int16_t) * (size_t)n_k);
+        uint64_t *ref = malloc(sizeof(uint64_t) * (size_t)n_out);
+        uint64_t *y = malloc(sizeof(uint64_t) * (size_t)n_out);
+        REQUIRE(x && wk && ref && y);
+        const nq_dw_int_type xt = xts[t % 3], wt = wts[(t / 3) % 2];
+        const int acc64 = (t / 6) % 2;
+        for (int64_t i = 0; i < n_in; i++) {
+            const int64_t v = mode ? (xt == NQ_DW_INT_S16 ? INT16_MIN : xt == NQ_DW_INT_U8 ? 255 : INT8_MIN)
+                                   : irand(xt == NQ_DW_INT_U8 ? 0 : xt == NQ_DW_INT_S16 ? INT16_MIN : INT8_MIN,
+                                           xt == NQ_DW_INT_U8 ? 255 : xt == NQ_DW_INT_S16 ? INT16_MAX : INT8_MAX);
+            if (xt == NQ_DW_INT_S16) x[i] = (int16_t)v;
+            else if (xt == NQ_DW_INT_U8) ((uint8_t *)x)[i] = (uint8_t)v;
+            else ((int8_t *)x)[i] = (int8_t)v;
+        }
+        for (int64_t i = 0; i < n_k; i++) {
+            const int64_t v = mode ? (wt == NQ_DW_INT_S16 ? INT16_MIN : INT8_MIN)
+                                   : (i % 5 == 4 ? 0 : irand(wt == NQ_DW_INT_S16 ? INT16_MIN : INT8_MIN,
+                                                             wt == NQ_DW_INT_S16 ? INT16_MAX : INT8_MAX));
+            if (wt == NQ_DW_INT_S16) wk[i] = (int16_t)v;
+            else ((int8_t *)wk)[i] = (int8_t)v;
+        }
+        const int64_t bias = acc64 ? irand(-(INT64_C(1) << 40), INT64_C(1) << 40)
+                                   : irand(INT32_MIN, INT32_MAX);
+        dw_reference(&w, xt, x, wt, wk, bias, ref);
+        for (int isa = 0; isa < NQ_INT_ISA_COUNT && !bad; isa++) {
+            if (!nq_int_isa_available((nq_int_isa)isa)) continue;
+            memset(y, 0xA5, sizeof(uint64_t) * (size_t)n_out);
+            nq_dw_int_plane((nq_int_isa)isa, acc64, xt, wt, &w, x, wk, bias, y);
+            for (int64_t o = 0; o < n_out && !bad; o++) {
+                const uint64_t got = acc64 ? y[o] : ((const uint32_t *)(const void *)y)[o];
+                const uint64_t want = acc64 ? ref[o] : (uint32_t)ref[o];
+                if (got != want) {
+                    fprintf(stderr, "depthwise isa %s x %d w %d acc64 %d rank %d: output %lld "
+                            "differs\n", nq_int_isa_name((nq_int_isa)isa), (int)xt, (int)wt,
+                            acc64, nsp, (long long)o);
+                    bad = 1;
+                }
+            }
+            runs++;
+        }
+        free(x), free(wk), free(ref), free(y);
+    }
+    CHECK(!bad);
+    CHECK(runs > 200);
+}
+
 int main(void)
 {
     printf("integer ISA variants:");
@@ -920,5 +1027,6 @@ int main(void)
     test_quantize();
     test_gemm();
     test_im2col();
+    test_dw_int();
     TEST_MAIN_END();
 }

@@ -1,7 +1,8 @@
 /* Conv (opset 1..22 forms), float32, 1-D/2-D/3-D, groups.
  * X [N, C, in...], W [M, C/group, k...], B [M] -> Y [N, M, out...].
  * Kernels, by shape:
- *  - 2-D depthwise (one input channel per group): a direct loop;
+ *  - 2-D depthwise (one input channel per group): a direct loop per
+ *    output plane (kernels/depthwise.h);
  *  - 1x1 stride-1 unpadded: nq_sgemm on X itself (no im2col);
  *  - otherwise, on CPUs with AVX2: 3x3 stride-1 undilated 2-D convs with
  *    at least CONV_WINO_MIN_CH channels in and out per group by Winograd
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/conv_gemm.h"
+#include "kernels/depthwise.h"
 #include "kernels/winograd.h"
 #include "kernels/window3.h"
 #include "nnquant/kernels.h"
@@ -123,34 +125,6 @@ static void fill_bias(float *y, const float *bias, int64_t rows, int64_t P)
     }
 }
 
-/* 2-D depthwise for one output plane (image n, output channel oc). */
-static void depthwise_plane(const conv_plan *p, const float *x, const float *w, float bias,
-                            float *y)
-{
-    nq_window3 g;
-    nq_window3_from_geom(&p->s.g, &g);
-    const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
-    for (int64_t i = 0; i < OH * OW; i++) y[i] = bias;
-    for (int64_t kh = 0; kh < g.k[1]; kh++) {
-        for (int64_t kw = 0; kw < g.k[2]; kw++) {
-            const float wv = w[kh * g.k[2] + kw];
-            const int64_t off_w = kw * g.d[2] - g.pb[2];
-            int64_t lo, hi;
-            nq_window_row_range(OW, IW, g.s[2], off_w, &lo, &hi);
-            for (int64_t oh = 0; oh < OH; oh++) {
-                const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-                if (ih < 0 || ih >= IH) continue;
-                const float *xr = x + ih * IW + off_w;
-                float *yr = y + oh * OW;
-                if (g.s[2] == 1)
-                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow];
-                else
-                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * g.s[2]];
-            }
-        }
-    }
-}
-
 /* Floats of one group's packed (or Winograd-transformed) weights. */
 static size_t pw_group_floats(const conv_plan *p)
 {
@@ -213,12 +187,14 @@ static nq_status conv_forward(nq_kctx *c)
     float *y = c->out[0]->data;
     if (p.depthwise) {
         const int64_t planes = p.s.N * p.s.M;
+        nq_window3 g;
+        nq_window3_from_geom(&p.s.g, &g);
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
 #endif
         for (int64_t i = 0; i < planes; i++) {
             int64_t n = i / p.s.M, oc = i % p.s.M, ic = oc / p.s.Mg;
-            depthwise_plane(&p, x + (n * p.s.C + ic) * p.s.in_plane, w + oc * p.s.kprod,
+            nq_dw_f32_plane(p.isa, &g, x + (n * p.s.C + ic) * p.s.in_plane, w + oc * p.s.kprod,
                             bias ? bias[oc] : 0.0f, y + i * p.s.out_plane);
         }
         return NQ_OK;

@@ -5,7 +5,8 @@
  * Conv's (1-D/2-D/3-D, groups, strides, pads, dilations, auto_pad).
  * Kernels, by shape:
  *  - one input channel per group (depthwise, any channel multiplier): a
- *    direct loop per output plane, row by row as the float depthwise;
+ *    direct loop per output plane, row by row as the float depthwise
+ *    (kernels/depthwise.h);
  *  - otherwise conv-as-GEMM with the weights as A: Y_g[Mg, P] = W_g[Mg, K]
  *    * cols[K, P] + B_g, cols the im2col of X (X itself for a 1x1,
  *    stride-1, unpadded kernel), built in tiles of output rows in scratch;
@@ -15,6 +16,7 @@
  * with its own scratch slice; the integer GEMMs are single-threaded. */
 #include <string.h>
 
+#include "kernels/depthwise.h"
 #include "kernels/int_internal.h"
 #include "kernels/window3.h"
 #include "nnquant/kernels.h"
@@ -114,71 +116,7 @@ size_t nq_conv_int_scratch(const nq_kctx *c)
     return p.shared + p.slice * (size_t)p.threads;
 }
 
-/* ---- depthwise: one output plane, y = bias + sum of taps, row by row ---- */
-
-typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_t bias,
-                      void *y);
-
-/* Products in PT (exact: int16_t for 8-bit x 8-bit, which vectorizes to
- * 16-bit multiplies, else int32_t), sums in UT (uint32_t or uint64_t):
- * exact modulo 2^32 / 2^64. */
-#define DEFINE_DW(NAME, XT, WT, PT, UT)                                                         \
-    static void NAME(const nq_window3 *w, const void *xv, const void *wv, int64_t bias,        \
-                     void *yv)                                                                 \
-    {                                                                                          \
-        const XT *x = xv;                                                                      \
-        const WT *wt = wv;                                                                     \
-        UT *y = yv;                                                                            \
-        const int64_t OW = w->out[2], IW = w->in[2], s = w->s[2];                              \
-        const int64_t n_out = w->out[0] * w->out[1] * OW;                                      \
-        for (int64_t i = 0; i < n_out; i++) y[i] = (UT)bias;                                   \
-        for (int64_t kd = 0; kd < w->k[0]; kd++)                                               \
-            for (int64_t kh = 0; kh < w->k[1]; kh++)                                           \
-                for (int64_t kw = 0; kw < w->k[2]; kw++) {                                     \
-                    const PT wk = (PT)wt[(kd * w->k[1] + kh) * w->k[2] + kw];                  \
-                    const int64_t off_w = kw * w->d[2] - w->pb[2];                             \
-                    int64_t lo, hi;                                                            \
-                    nq_window_row_range(OW, IW, s, off_w, &lo, &hi);                           \
-                    if (wk == 0 || hi <= lo) continue;                                         \
-                    for (int64_t od = 0; od < w->out[0]; od++) {                               \
-                        const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];             \
-                        if (id < 0 || id >= w->in[0]) continue;                                \
-                        for (int64_t oh = 0; oh < w->out[1]; oh++) {                           \
-                            const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];         \
-                            if (ih < 0 || ih >= w->in[1]) continue;                            \
-                            const XT *restrict xr = x + (id * w->in[1] + ih) * IW + off_w;     \
-                            UT *restrict yr = y + (od * w->out[1] + oh) * OW;                  \
-                            if (s == 1)                                                        \
-                                for (int64_t o = lo; o < hi; o++) yr[o] += (UT)(PT)(wk * xr[o]); \
-                            else                                                               \
-                                for (int64_t o = lo; o < hi; o++)                              \
-                                    yr[o] += (UT)(PT)(wk * xr[o * s]);                         \
-                        }                                                                      \
-                    }                                                                          \
-                }                                                                              \
-    }
-
-DEFINE_DW(dw_s8_s8_32, int8_t, int8_t, int16_t, uint32_t)
-DEFINE_DW(dw_u8_s8_32, uint8_t, int8_t, int16_t, uint32_t)
-DEFINE_DW(dw_s16_s8_32, int16_t, int8_t, int32_t, uint32_t)
-DEFINE_DW(dw_s8_s16_32, int8_t, int16_t, int32_t, uint32_t)
-DEFINE_DW(dw_u8_s16_32, uint8_t, int16_t, int32_t, uint32_t)
-DEFINE_DW(dw_s16_s16_32, int16_t, int16_t, int32_t, uint32_t)
-DEFINE_DW(dw_s8_s8_64, int8_t, int8_t, int16_t, uint64_t)
-DEFINE_DW(dw_u8_s8_64, uint8_t, int8_t, int16_t, uint64_t)
-DEFINE_DW(dw_s16_s8_64, int16_t, int8_t, int32_t, uint64_t)
-DEFINE_DW(dw_s8_s16_64, int8_t, int16_t, int32_t, uint64_t)
-DEFINE_DW(dw_u8_s16_64, uint8_t, int16_t, int32_t, uint64_t)
-DEFINE_DW(dw_s16_s16_64, int16_t, int16_t, int32_t, uint64_t)
-
-/* [acc64][X storage][W is int16] */
-static const dw_fn dw_table[2][NQ_ISTORE_S16 + 1][2] = {
-    {[NQ_ISTORE_S8] = {dw_s8_s8_32, dw_s8_s16_32},
-     [NQ_ISTORE_U8] = {dw_u8_s8_32, dw_u8_s16_32},
-     [NQ_ISTORE_S16] = {dw_s16_s8_32, dw_s16_s16_32}},
-    {[NQ_ISTORE_S8] = {dw_s8_s8_64, dw_s8_s16_64},
-     [NQ_ISTORE_U8] = {dw_u8_s8_64, dw_u8_s16_64},
-     [NQ_ISTORE_S16] = {dw_s16_s8_64, dw_s16_s16_64}}};
+/* ---- depthwise: one output plane per call (nq_dw_int_plane) ---- */
 
 static int64_t bias_at(const nq_tensor *b, int64_t i)
 {
@@ -192,7 +130,11 @@ static void conv_depthwise(const conv_iplan *p, const nq_tensor *x, const nq_ten
 {
     nq_window3 g;
     nq_window3_from_geom(&p->s.g, &g);
-    const dw_fn fn = dw_table[p->a.acc64][p->a.x][p->a.w == NQ_ISTORE_S16];
+    const nq_dw_int_type xt = p->a.x == NQ_ISTORE_S16  ? NQ_DW_INT_S16
+                             : p->a.x == NQ_ISTORE_U8 ? NQ_DW_INT_U8
+                                                      : NQ_DW_INT_S8;
+    const nq_dw_int_type wt = p->a.w == NQ_ISTORE_S16 ? NQ_DW_INT_S16 : NQ_DW_INT_S8;
+    const nq_int_isa isa = nq_int_isa_best();
     const size_t wes = istore_size(p->a.w);
     const int64_t planes = p->s.N * p->s.M;
 #ifdef NQ_HAVE_OPENMP
@@ -200,9 +142,10 @@ static void conv_depthwise(const conv_iplan *p, const nq_tensor *x, const nq_ten
 #endif
     for (int64_t i = 0; i < planes; i++) {
         const int64_t n = i / p->s.M, oc = i % p->s.M, ic = oc / p->s.Mg;
-        fn(&g, (const char *)x->data + (size_t)((n * p->s.C + ic) * p->s.in_plane) * p->xes,
-           (const char *)w->data + (size_t)(oc * p->s.kprod) * wes, bias_at(b, oc),
-           (char *)y + (size_t)(i * p->s.out_plane) * p->yes);
+        nq_dw_int_plane(isa, p->a.acc64, xt, wt, &g,
+                        (const char *)x->data + (size_t)((n * p->s.C + ic) * p->s.in_plane) * p->xes,
+                        (const char *)w->data + (size_t)(oc * p->s.kprod) * wes, bias_at(b, oc),
+                        (char *)y + (size_t)(i * p->s.out_plane) * p->yes);
     }
 }
 
