@@ -144,36 +144,26 @@ enum { DW_FLAT_BYTES = 16384 };
                     int64_t lo, hi;                                                            \
                     nq_window_row_range(OW, IW, s, off_w, &lo, &hi);                           \
                     if (wk == 0 || hi <= lo) continue;                                         \
-                    for (int64_t od = 0; od < w->out[0]; od++) {                               \
-                        const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];             \
-                        if (id < 0 || id >= w->in[0]) continue;                                \
-                        for (int64_t oh = 0; oh < w->out[1]; oh++) {                           \
-                            const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];         \
-                            if (ih < 0 || ih >= w->in[1]) continue;                            \
-                            const XT *restrict xr = x + (id * w->in[1] + ih) * IW + off_w;     \
-                            UT *restrict yr = y + (od * w->out[1] + oh) * OW;                  \
-                            if (s == 1)                                                        \
-                                for (int64_t o = lo; o < hi; o++) yr[o] += (UT)(PT)(wk * xr[o]); \
-                            else                                                               \
-                                for (int64_t o = lo; o < hi; o++)                              \
-                                    yr[o] += (UT)(PT)(wk * xr[o * s]);                         \
-                        }                                                                      \
-                    }                                                                          \
+                    NQ_WINDOW3_TAP_ROWS(w, kd, kh, xo, yo,                                     \
+                        const XT *restrict xr = x + xo + off_w;                                \
+                        UT *restrict yr = y + yo;                                              \
+                        if (s == 1)                                                            \
+                            for (int64_t o = lo; o < hi; o++) yr[o] += (UT)(PT)(wk * xr[o]);   \
+                        else                                                                   \
+                            for (int64_t o = lo; o < hi; o++) yr[o] += (UT)(PT)(wk * xr[o * s]);) \
                 }                                                                              \
     }
 
-DEFINE_DW_BODY(dw_s8_s8_32, int8_t, int8_t, int16_t, uint32_t)
-DEFINE_DW_BODY(dw_u8_s8_32, uint8_t, int8_t, int16_t, uint32_t)
-DEFINE_DW_BODY(dw_s16_s8_32, int16_t, int8_t, int32_t, uint32_t)
-DEFINE_DW_BODY(dw_s8_s16_32, int8_t, int16_t, int32_t, uint32_t)
-DEFINE_DW_BODY(dw_u8_s16_32, uint8_t, int16_t, int32_t, uint32_t)
-DEFINE_DW_BODY(dw_s16_s16_32, int16_t, int16_t, int32_t, uint32_t)
-DEFINE_DW_BODY(dw_s8_s8_64, int8_t, int8_t, int16_t, uint64_t)
-DEFINE_DW_BODY(dw_u8_s8_64, uint8_t, int8_t, int16_t, uint64_t)
-DEFINE_DW_BODY(dw_s16_s8_64, int16_t, int8_t, int32_t, uint64_t)
-DEFINE_DW_BODY(dw_s8_s16_64, int8_t, int16_t, int32_t, uint64_t)
-DEFINE_DW_BODY(dw_u8_s16_64, uint8_t, int16_t, int32_t, uint64_t)
-DEFINE_DW_BODY(dw_s16_s16_64, int16_t, int16_t, int32_t, uint64_t)
+/* Both accumulators of one operand pair. */
+#define DEFINE_DW_ACCS(XN, WN, XT, WT, PT)                                                       \
+    DEFINE_DW_BODY(dw_##XN##_##WN##_32, XT, WT, PT, uint32_t)                                  \
+    DEFINE_DW_BODY(dw_##XN##_##WN##_64, XT, WT, PT, uint64_t)
+DEFINE_DW_ACCS(s8, s8, int8_t, int8_t, int16_t)
+DEFINE_DW_ACCS(u8, s8, uint8_t, int8_t, int16_t)
+DEFINE_DW_ACCS(s16, s8, int16_t, int8_t, int32_t)
+DEFINE_DW_ACCS(s8, s16, int8_t, int16_t, int32_t)
+DEFINE_DW_ACCS(u8, s16, uint8_t, int16_t, int32_t)
+DEFINE_DW_ACCS(s16, s16, int16_t, int16_t, int32_t)
 
 /* One ISA's table, [acc64][X type][W type]. */
 #define DW_PARAMS (const nq_window3 *w, const void *x, const void *wt, int64_t bias, void *y)

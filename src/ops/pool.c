@@ -116,24 +116,17 @@ static void pool_plane_f32(const pool_plan *p, const float *x, float *y, int is_
                 const int64_t off_w = kw * w->d[2] - w->pb[2];
                 int64_t lo, hi;
                 nq_window_row_range(OW, IW, w->s[2], off_w, &lo, &hi);
-                for (int64_t od = 0; od < w->out[0]; od++) {
-                    const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];
-                    if (id < 0 || id >= w->in[0]) continue;
-                    for (int64_t oh = 0; oh < w->out[1]; oh++) {
-                        const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];
-                        if (ih < 0 || ih >= w->in[1]) continue;
-                        const float *xr = x + (id * w->in[1] + ih) * IW + off_w;
-                        float *yr = y + (od * w->out[1] + oh) * OW;
-                        const int64_t s = w->s[2];
-                        if (is_max)
-                            for (int64_t o = lo; o < hi; o++) {
-                                float v = xr[o * s];
-                                yr[o] = v > yr[o] ? v : yr[o];
-                            }
-                        else
-                            for (int64_t o = lo; o < hi; o++) yr[o] += xr[o * s];
-                    }
-                }
+                const int64_t s = w->s[2];
+                NQ_WINDOW3_TAP_ROWS(w, kd, kh, xo, yo,
+                    const float *xr = x + xo + off_w;
+                    float *yr = y + yo;
+                    if (is_max)
+                        for (int64_t o = lo; o < hi; o++) {
+                            float v = xr[o * s];
+                            yr[o] = v > yr[o] ? v : yr[o];
+                        }
+                    else
+                        for (int64_t o = lo; o < hi; o++) yr[o] += xr[o * s];)
             }
     if (is_max) return;
     int64_t lo3[3], hi3[3];

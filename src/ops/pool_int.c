@@ -91,20 +91,13 @@ typedef void (*ipool_fn)(const ipool_plan *p, const void *x, void *y);
                     const int64_t off_w = kw * w->d[2] - w->pb[2];                             \
                     int64_t lo, hi;                                                            \
                     nq_window_row_range(OW, IW, s, off_w, &lo, &hi);                           \
-                    for (int64_t od = 0; od < w->out[0]; od++) {                               \
-                        const int64_t id = od * w->s[0] - w->pb[0] + kd * w->d[0];             \
-                        if (id < 0 || id >= w->in[0]) continue;                                \
-                        for (int64_t oh = 0; oh < w->out[1]; oh++) {                           \
-                            const int64_t ih = oh * w->s[1] - w->pb[1] + kh * w->d[1];         \
-                            if (ih < 0 || ih >= w->in[1]) continue;                            \
-                            const T *xr = x + (id * w->in[1] + ih) * IW + off_w;               \
-                            T *yr = y + (od * w->out[1] + oh) * OW;                            \
-                            for (int64_t o = lo; o < hi; o++) {                                \
-                                T v = xr[o * s];                                               \
-                                yr[o] = v > yr[o] ? v : yr[o];                                 \
-                            }                                                                  \
-                        }                                                                      \
-                    }                                                                          \
+                    NQ_WINDOW3_TAP_ROWS(w, kd, kh, xo, yo,                                     \
+                        const T *xr = x + xo + off_w;                                          \
+                        T *yr = y + yo;                                                        \
+                        for (int64_t o = lo; o < hi; o++) {                                    \
+                            T v = xr[o * s];                                                   \
+                            yr[o] = v > yr[o] ? v : yr[o];                                     \
+                        })                                                                     \
                 }                                                                              \
     }
 
