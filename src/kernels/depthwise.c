@@ -6,29 +6,26 @@
 
 /* ---- float ---- */
 
+/* 2-D (depth 1) planes, as conv.c sends them. */
 NQ_INT_ALWAYS_INLINE void dw_f32(const nq_window3 *g, const float *x, const float *w, float bias,
                                  float *y)
 {
-    const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
-    for (int64_t i = 0; i < OH * OW; i++) y[i] = bias;
-    for (int64_t kh = 0; kh < g->k[1]; kh++) {
+    const int64_t OW = g->out[2], s = g->s[2];
+    for (int64_t i = 0; i < g->out[1] * OW; i++) y[i] = bias;
+    for (int64_t kh = 0; kh < g->k[1]; kh++)
         for (int64_t kw = 0; kw < g->k[2]; kw++) {
             const float wv = w[kh * g->k[2] + kw];
             const int64_t off_w = kw * g->d[2] - g->pb[2];
             int64_t lo, hi;
-            nq_window_row_range(OW, IW, g->s[2], off_w, &lo, &hi);
-            for (int64_t oh = 0; oh < OH; oh++) {
-                const int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->d[1];
-                if (ih < 0 || ih >= IH) continue;
-                const float *restrict xr = x + ih * IW + off_w;
-                float *restrict yr = y + oh * OW;
-                if (g->s[2] == 1)
-                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow];
+            nq_window_row_range(OW, g->in[2], s, off_w, &lo, &hi);
+            NQ_WINDOW3_TAP_ROWS(g, 0, kh, xo, yo,
+                const float *restrict xr = x + xo + off_w;
+                float *restrict yr = y + yo;
+                if (s == 1)
+                    for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o];
                 else
-                    for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * g->s[2]];
-            }
+                    for (int64_t o = lo; o < hi; o++) yr[o] += wv * xr[o * s];)
         }
-    }
 }
 
 static void dw_f32_generic(const nq_window3 *g, const float *x, const float *w, float bias, float *y)
