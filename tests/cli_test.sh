@@ -28,6 +28,21 @@ expect 0 "$NQ" info $M
 grep -q "MACs per inference: 18691840" "$T/out" && ok || bad "info: MACs of the ConvNet"
 expect 0 "$NQ" info $M --json
 /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/out')); assert d['ops']['Conv']==4 and d['macs']==18691840 and d['inputs'][0]['shape'][1:]==[1,28,28]" && ok || bad "info --json"
+# a model that loads but whose shapes cannot be inferred (Conv weight has 3
+# input channels, the input 1): described, MACs unknown, a warning on stderr
+/usr/bin/python3 - "$T/badshape.onnx" <<'EOF'
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+w = numpy_helper.from_array(np.zeros((8, 3, 3, 3), np.float32), "w")
+g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+EOF
+expect 0 "$NQ" info "$T/badshape.onnx"
+grep -q "MACs per inference: unknown" "$T/out" && grep -q "warning: shape inference failed" "$T/err" && ok || bad "info: failed shape inference is reported"
+expect 0 "$NQ" info "$T/badshape.onnx" --json
+/usr/bin/python3 -c "import json; d=json.load(open('$T/out')); assert d['macs'] is None and d['shape_error'] and d['outputs'][0]['shape'] is None, d" && ok || bad "info --json: shape_error"
 
 # eval --json: one JSON object on stdout, nothing else
 expect 0 "$NQ" eval $M "${DATA[@]}" --limit 200 --json

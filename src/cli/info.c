@@ -1,5 +1,6 @@
 /* nnquant info MODEL [--json] */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -13,21 +14,24 @@ typedef struct op_count {
 } op_count;
 
 typedef struct model_summary {
-    op_count ops[128];
+    op_count *ops; /* one per distinct operator, in order of first use */
     int n_ops;
     int64_t params, param_bytes, macs;
     int shapes_ok;
     char shape_error[NQ_ERROR_MSG_MAX];
 } model_summary;
 
-static void summarize(nq_graph *g, model_summary *m)
+/* Fills *m; 0 when out of memory. */
+static int summarize(nq_graph *g, model_summary *m)
 {
     memset(m, 0, sizeof *m);
+    m->ops = malloc(sizeof *m->ops * (size_t)(g->n_nodes > 0 ? g->n_nodes : 1));
+    if (m->ops == NULL) return 0;
     for (int i = 0; i < g->n_nodes; i++) {
         int k = 0;
         while (k < m->n_ops && strcmp(m->ops[k].op, g->nodes[i]->op_type) != 0) k++;
-        if (k == m->n_ops && m->n_ops < 128) m->ops[m->n_ops++] = (op_count){g->nodes[i]->op_type, 0};
-        if (k < m->n_ops) m->ops[k].n++;
+        if (k == m->n_ops) m->ops[m->n_ops++] = (op_count){g->nodes[i]->op_type, 0};
+        m->ops[k].n++;
     }
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v]->init != NULL) {
@@ -38,6 +42,7 @@ static void summarize(nq_graph *g, model_summary *m)
     m->shapes_ok = nq_graph_infer_shapes(g, 1, &err) == NQ_OK;
     if (!m->shapes_ok) snprintf(m->shape_error, sizeof m->shape_error, "%s", err.msg);
     for (int i = 0; m->shapes_ok && i < g->n_nodes; i++) m->macs += nq_node_macs(g, g->nodes[i]);
+    return 1;
 }
 
 static void print_json_values(const nq_graph *g, const int *ids, int n)
@@ -47,7 +52,12 @@ static void print_json_values(const nq_graph *g, const int *ids, int n)
         const nq_value *v = g->values[ids[i]];
         printf("%s{\"name\": ", i ? ", " : "");
         nq_cli_json_string(stdout, v->name);
-        printf(", \"dtype\": \"%s\", \"shape\": [", nq_dtype_name(v->dtype));
+        printf(", \"dtype\": \"%s\", \"shape\": ", nq_dtype_name(v->dtype));
+        if (v->ndim < 0) { /* rank unknown */
+            printf("null}");
+            continue;
+        }
+        printf("[");
         for (int d = 0; d < v->ndim; d++) printf("%s%lld", d ? ", " : "", (long long)v->dims[d]);
         printf("]}");
     }
@@ -70,8 +80,13 @@ static void print_json(const char *path, const nq_graph *g, const model_summary 
     }
     printf("}, \"parameters\": %lld, \"parameter_bytes\": %lld, ", (long long)m->params,
            (long long)m->param_bytes);
-    if (m->shapes_ok) printf("\"macs\": %lld}\n", (long long)m->macs);
-    else printf("\"macs\": null}\n");
+    if (m->shapes_ok) {
+        printf("\"macs\": %lld}\n", (long long)m->macs);
+    } else {
+        printf("\"macs\": null, \"shape_error\": ");
+        nq_cli_json_string(stdout, m->shape_error);
+        printf("}\n");
+    }
 }
 
 static void print_values(const char *title, const nq_graph *g, const int *ids, int n)
@@ -141,9 +156,12 @@ int nq_cli_info(int argc, char **argv)
     const char *pos[1];
     nq_cmd_spec spec = {
         "nnquant info MODEL [--deploy] [--json]",
-        "Describes a model: inputs and outputs (dtype, shape; '?' is a dynamic dimension),\n"
+        "Describes a model: inputs and outputs (dtype, shape; '?' is a dynamic dimension,\n"
+        "-1 in --json; [?] an unknown rank, null in --json),\n"
         "node count by operator, parameter count and size, and multiply-accumulates (MACs)\n"
-        "per inference (batch 1; counted for Conv, ConvTranspose, Gemm and MatMul).",
+        "per inference (batch 1; counted for Conv, ConvTranspose, Gemm and MatMul).\n"
+        "A model whose shapes cannot be inferred is still described (MACs unknown, and\n"
+        "a warning on stderr); the exit status is 0 whenever the model loads.",
         1, pos, opts, sizeof opts / sizeof opts[0], NULL};
     int r = nq_args_parse(&spec, argc, argv);
     if (r) return r < 0 ? NQ_EXIT_OK : NQ_EXIT_USAGE;
@@ -161,8 +179,16 @@ int nq_cli_info(int argc, char **argv)
         nq_graph_free(g);
         return nq_cli_fail(&err);
     }
-    static model_summary m;
-    summarize(shaped, &m);
+    model_summary m;
+    if (!summarize(shaped, &m)) {
+        nq_graph_free(shaped);
+        nq_graph_free(g);
+        nq_error_set(&err, NQ_ERR_NOMEM, "out of memory");
+        return nq_cli_fail(&err);
+    }
+    /* a model whose shapes cannot be inferred is still described (exit 0),
+     * but it will not run: say so on stderr too */
+    if (!m.shapes_ok) fprintf(stderr, "nnquant info: warning: shape inference failed: %s\n", m.shape_error);
     if (json) {
         print_json(pos[0], g, &m);
     } else {
@@ -176,6 +202,7 @@ int nq_cli_info(int argc, char **argv)
         if (m.shapes_ok) printf("MACs per inference: %lld (%.2f M)\n", (long long)m.macs, (double)m.macs / 1e6);
         else printf("MACs per inference: unknown (%s)\n", m.shape_error);
     }
+    free(m.ops);
     nq_graph_free(shaped);
     nq_graph_free(g);
     return NQ_EXIT_OK;
