@@ -1,6 +1,9 @@
 /* Core: dtypes, tensors, attributes, graph building, toposort, rewrites. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "nnquant/core.h"
 #include "nqtest.h"
 
@@ -194,6 +197,84 @@ static void test_rewrites(void)
     nq_graph_free(g);
 }
 
+/* Name lookups through the graph's hash indexes stay right across renames,
+ * deletions, renumbering and reordering, and names changed behind their
+ * back (swapped directly) are still found, by a scan. */
+static void test_name_lookup(void)
+{
+    enum { N = 3000 };
+    nq_graph *g = nq_graph_create("names");
+    char name[32];
+    int prev = val(g, "in");
+    REQUIRE(nq_graph_add_input(g, prev, NULL) == NQ_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "v%d", i);
+        int v = val(g, name);
+        snprintf(name, sizeof name, "n%d", i);
+        REQUIRE(nq_graph_add_node(g, "Relu", name, 1, &prev, 1, &v, NULL) != NULL);
+        prev = v;
+    }
+    REQUIRE(nq_graph_add_output(g, prev, NULL) == NQ_OK);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "v%d", i);
+        bad += nq_graph_find_value(g, name) != i + 1;
+        snprintf(name, sizeof name, "n%d", i);
+        bad += nq_graph_find_node(g, name) != g->nodes[i];
+    }
+    CHECK(bad == 0);
+    CHECK(nq_graph_find_value(g, "v3000") == -1 && nq_graph_find_node(g, "n3000") == NULL);
+    CHECK(nq_graph_add_value(g, "v17", NULL) == -1); /* duplicates refused */
+
+    /* swapped through the core, and directly */
+    int a = nq_graph_find_value(g, "v10"), b = nq_graph_find_value(g, "v20");
+    nq_graph_swap_value_names(g, a, b);
+    CHECK(nq_graph_find_value(g, "v10") == b && nq_graph_find_value(g, "v20") == a);
+    char *t = g->values[a]->name;
+    g->values[a]->name = g->values[b]->name;
+    g->values[b]->name = t;
+    CHECK(nq_graph_find_value(g, "v10") == a && nq_graph_find_value(g, "v20") == b);
+    CHECK_OK(nq_graph_validate(g, NULL));
+
+    /* a node removed is gone; its name can be used again */
+    nq_node *n5 = nq_graph_find_node(g, "n5");
+    REQUIRE(n5 != NULL);
+    CHECK_OK(nq_graph_remove_node(g, n5, NULL));
+    CHECK(nq_graph_find_node(g, "n5") == NULL && nq_graph_find_node(g, "n6") == g->nodes[5]);
+    nq_node *r = nq_graph_insert_after(g, nq_graph_find_value(g, "v100"), "Relu", "n5", 0, NULL, NULL);
+    REQUIRE(r != NULL);
+    CHECK(nq_graph_find_node(g, "n5") == r);
+    /* the value the removal dropped goes at compaction; the others are renumbered */
+    CHECK_OK(nq_graph_compact(g, NULL));
+    CHECK(nq_graph_find_value(g, "v5") == -1);
+    bad = 0;
+    for (int i = 0; i < g->n_values; i++) bad += nq_graph_find_value(g, g->values[i]->name) != i;
+    for (int i = 0; i < g->n_nodes; i++) bad += nq_graph_find_node(g, g->nodes[i]->name) != g->nodes[i];
+    CHECK(bad == 0);
+    CHECK_OK(nq_graph_toposort(g, NULL));
+    CHECK(nq_graph_find_node(g, "n2999") == g->nodes[g->n_nodes - 1]);
+    CHECK_OK(nq_graph_validate(g, NULL));
+    /* a clone indexes its own names */
+    nq_graph *c = NULL;
+    CHECK_OK(nq_graph_clone(g, &c, NULL));
+    CHECK(c != NULL && nq_graph_find_value(c, "v2999") == nq_graph_find_value(g, "v2999") &&
+          nq_graph_find_node(c, "n7") != nq_graph_find_node(g, "n7") &&
+          strcmp(nq_graph_find_node(c, "n7")->name, "n7") == 0);
+    nq_graph_free(c);
+
+    /* a name made a duplicate behind the index's back is still reported */
+    int v30 = nq_graph_find_value(g, "v30");
+    char *dup = nq_strdup("v31"), *old = g->values[v30]->name;
+    REQUIRE(dup != NULL);
+    g->values[v30]->name = dup;
+    nq_error err = {0};
+    CHECK(nq_graph_validate(g, &err) != NQ_OK && strstr(err.msg, "used twice") != NULL);
+    g->values[v30]->name = old;
+    free(dup);
+    CHECK_OK(nq_graph_validate(g, NULL));
+    nq_graph_free(g);
+}
+
 static void test_error_helpers(void)
 {
     nq_error err = {0};
@@ -211,6 +292,7 @@ int main(void)
     test_attributes();
     test_toposort_and_validate();
     test_rewrites();
+    test_name_lookup();
     test_error_helpers();
     TEST_MAIN_END();
 }

@@ -239,6 +239,9 @@ typedef struct nq_graph {
     int n_meta;
     char **meta_keys;
     char **meta_values;
+    /* private to the core: name -> value / node hash indexes, kept by the
+     * nq_graph_* functions (rename values and nodes through them too) */
+    struct nq_name_index *value_names, *node_names;
 } nq_graph;
 
 nq_graph *nq_graph_create(const char *name);

@@ -13,4 +13,10 @@ double nq_now_seconds(void);
 #include "nnquant/core.h"
 /* Frees a node and everything it owns (does not touch the graph). */
 void nq_node_free_internal(nq_node *n);
+/* Name changes and removals that keep the graph's name indexes right (a
+ * name changed any other way makes lookups fall back to scanning, or miss). */
+void nq_graph_swap_value_names(nq_graph *g, int a, int b);
+void nq_graph_set_node_name(nq_graph *g, nq_node *n, char *name); /* takes `name` */
+void nq_graph_unindex_node(nq_graph *g, nq_node *n);              /* before removing n */
+void nq_graph_reindex_values(nq_graph *g);                        /* after renumbering */
 #endif

@@ -1,10 +1,16 @@
 /* Graph containers: values, nodes, inputs/outputs, opsets, metadata. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nnquant/core.h"
 #include "core/core_internal.h"
+#include "core/name_index.h"
+
+/* the name indexes read an item's name as its first member */
+_Static_assert(offsetof(nq_value, name) == 0, "nq_value: name first");
+_Static_assert(offsetof(struct nq_node, name) == 0, "nq_node: name first");
 
 char *nq_strdup(const char *s)
 {
@@ -33,8 +39,10 @@ nq_graph *nq_graph_create(const char *name)
     if (g == NULL) return NULL;
     g->name = nq_strdup(name ? name : "graph");
     g->ir_version = 8;
-    if (g->name == NULL) {
-        free(g);
+    g->value_names = calloc(1, sizeof *g->value_names);
+    g->node_names = calloc(1, sizeof *g->node_names);
+    if (g->name == NULL || g->value_names == NULL || g->node_names == NULL) {
+        nq_graph_free(g);
         return NULL;
     }
     return g;
@@ -111,6 +119,10 @@ void nq_graph_free(nq_graph *g)
     free(g->outputs);
     free(g->name);
     free(g->producer_name);
+    if (g->value_names) nq_name_index_clear(g->value_names);
+    if (g->node_names) nq_name_index_clear(g->node_names);
+    free(g->value_names);
+    free(g->node_names);
     free(g);
 }
 
@@ -144,12 +156,66 @@ nq_status nq_graph_set_opset(nq_graph *g, const char *domain, int64_t version, n
     return NQ_OK;
 }
 
+/* The index holds every value (or node) exactly when its live count is the
+ * graph's; otherwise (values dropped, out of memory) lookups scan. */
+static int values_indexed(const nq_graph *g) { return g->value_names->live == g->n_values; }
+static int nodes_indexed(const nq_graph *g) { return g->node_names->live == g->n_nodes; }
+
+void nq_graph_reindex_values(nq_graph *g)
+{
+    nq_name_index_clear(g->value_names);
+    for (int i = 0; i < g->n_values; i++)
+        if (!nq_name_index_put(g->value_names, g->values[i]->name, g->values[i], i)) return;
+}
+
+static void reindex_nodes(nq_graph *g)
+{
+    nq_name_index_clear(g->node_names);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!nq_name_index_put(g->node_names, g->nodes[i]->name, g->nodes[i], 0)) return;
+}
+
 int nq_graph_find_value(const nq_graph *g, const char *name)
 {
     if (name == NULL) return -1;
-    for (int i = 0; i < g->n_values; i++)
+    if (values_indexed(g)) {
+        int suspect;
+        const nq_name_entry *e = nq_name_index_get(g->value_names, name, &suspect);
+        if (e != NULL && e->id < g->n_values && g->values[e->id] == e->item) return e->id;
+        if (e == NULL && !suspect) return -1;
+    }
+    for (int i = 0; i < g->n_values; i++) /* the index is stale: scan */
         if (strcmp(g->values[i]->name, name) == 0) return i;
     return -1;
+}
+
+void nq_graph_swap_value_names(nq_graph *g, int a, int b)
+{
+    nq_value *va = g->values[a], *vb = g->values[b];
+    int indexed = values_indexed(g);
+    if (indexed) {
+        nq_name_index_remove(g->value_names, va->name, va);
+        nq_name_index_remove(g->value_names, vb->name, vb);
+    }
+    char *t = va->name;
+    va->name = vb->name;
+    vb->name = t;
+    if (indexed && nq_name_index_put(g->value_names, va->name, va, a))
+        nq_name_index_put(g->value_names, vb->name, vb, b);
+}
+
+void nq_graph_set_node_name(nq_graph *g, nq_node *n, char *name)
+{
+    int indexed = nodes_indexed(g);
+    if (indexed) nq_name_index_remove(g->node_names, n->name, n);
+    free(n->name);
+    n->name = name;
+    if (indexed) nq_name_index_put(g->node_names, n->name, n, 0);
+}
+
+void nq_graph_unindex_node(nq_graph *g, nq_node *n)
+{
+    if (!nq_name_index_remove(g->node_names, n->name, n)) reindex_nodes(g);
 }
 
 char *nq_graph_unique_name(const nq_graph *g, const char *prefix)
@@ -170,6 +236,7 @@ int nq_graph_add_value(nq_graph *g, const char *name, nq_error *err)
         nq_error_set(err, NQ_ERR_INVALID_ARG, "value '%s' is defined twice", name);
         return -1;
     }
+    if (!values_indexed(g)) nq_graph_reindex_values(g);
     if (!nq_grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof(nq_value *))) {
         nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
         return -1;
@@ -187,7 +254,10 @@ int nq_graph_add_value(nq_graph *g, const char *name, nq_error *err)
     }
     v->ndim = -1;
     g->values[g->n_values] = v;
-    return g->n_values++;
+    int indexed = values_indexed(g);
+    g->n_values++;
+    if (indexed) nq_name_index_put(g->value_names, v->name, v, g->n_values - 1); /* else scans */
+    return g->n_values - 1;
 }
 
 int nq_graph_add_initializer(nq_graph *g, const char *name, nq_tensor *t, nq_error *err)
@@ -236,7 +306,13 @@ nq_status nq_graph_add_output(nq_graph *g, int value, nq_error *err)
 nq_node *nq_graph_find_node(const nq_graph *g, const char *name)
 {
     if (name == NULL) return NULL;
-    for (int i = 0; i < g->n_nodes; i++)
+    if (nodes_indexed(g)) {
+        int suspect;
+        const nq_name_entry *e = nq_name_index_get(g->node_names, name, &suspect);
+        if (e != NULL) return e->item;
+        if (!suspect) return NULL;
+    }
+    for (int i = 0; i < g->n_nodes; i++) /* the index is stale: scan */
         if (g->nodes[i]->name != NULL && strcmp(g->nodes[i]->name, name) == 0) return g->nodes[i];
     return NULL;
 }
@@ -302,7 +378,10 @@ nq_node *nq_graph_add_node(nq_graph *g, const char *op_type, const char *name,
     }
     for (int i = 0; i < n_outputs; i++)
         if (outputs[i] >= 0) g->values[outputs[i]]->producer = n;
+    if (!nodes_indexed(g)) reindex_nodes(g);
+    int indexed = nodes_indexed(g);
     g->nodes[g->n_nodes++] = n;
+    if (indexed) nq_name_index_put(g->node_names, n->name, n, 0);
     return n;
 }
 

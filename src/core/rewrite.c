@@ -52,11 +52,7 @@ nq_node *nq_graph_insert_after(nq_graph *g, int v, const char *op_type, const ch
         return NULL;
     }
     /* the new value has the same type and shape as v (a quantizer may change dtype later) */
-    if (was_output) { /* the graph output keeps its name */
-        char *tmp = g->values[v]->name;
-        g->values[v]->name = g->values[out]->name;
-        g->values[out]->name = tmp;
-    }
+    if (was_output) nq_graph_swap_value_names(g, v, out); /* the graph output keeps its name */
     g->values[out]->dtype = g->values[v]->dtype;
     g->values[out]->ndim = g->values[v]->ndim;
     memcpy(g->values[out]->dims, g->values[v]->dims, sizeof g->values[out]->dims);
@@ -108,6 +104,7 @@ void nq_graph_delete_node(nq_graph *g, nq_node *n)
     for (int k = 0; k < n->n_outputs; k++)
         if (n->outputs[k] >= 0 && g->values[n->outputs[k]]->producer == n)
             g->values[n->outputs[k]]->producer = NULL;
+    nq_graph_unindex_node(g, n);
     memmove(&g->nodes[idx], &g->nodes[idx + 1], sizeof(nq_node *) * (size_t)(g->n_nodes - idx - 1));
     g->n_nodes--;
     nq_node_free_internal(n);
@@ -136,13 +133,8 @@ nq_status nq_graph_remove_node(nq_graph *g, nq_node *n, nq_error *err)
                             "remove: node '%s' (%s) links a graph input to a graph output",
                             n->name, n->op_type);
     nq_graph_delete_node(g, n);
-    if (out_is_graph_output && g->values[in]->producer != NULL) {
-        /* keep the graph output's name: rename the bypassed value */
-        nq_value *vi = g->values[in], *vo = g->values[out];
-        char *tmp = vi->name;
-        vi->name = vo->name;
-        vo->name = tmp;
-    }
+    if (out_is_graph_output && g->values[in]->producer != NULL)
+        nq_graph_swap_value_names(g, in, out); /* keep the graph output's name */
     nq_graph_replace_uses(g, out, in);
     return NQ_OK;
 }
@@ -189,6 +181,7 @@ nq_status nq_graph_compact(nq_graph *g, nq_error *err)
         }
     }
     g->n_values = kept;
+    nq_graph_reindex_values(g);
     for (int i = 0; i < g->n_nodes; i++) {
         nq_node *n = g->nodes[i];
         for (int k = 0; k < n->n_inputs; k++)

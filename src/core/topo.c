@@ -68,15 +68,25 @@ out:
     return s;
 }
 
+/* Whether another value has value i's name: through the name index, or a
+ * scan when the index misses (a name changed outside the nq_graph_* calls). */
+static int name_used_twice(const nq_graph *g, int i)
+{
+    int j = nq_graph_find_value(g, g->values[i]->name);
+    if (j >= 0) return j != i;
+    for (j = 0; j < g->n_values; j++)
+        if (j != i && strcmp(g->values[j]->name, g->values[i]->name) == 0) return 1;
+    return 0;
+}
+
 nq_status nq_graph_validate(const nq_graph *g, nq_error *err)
 {
     for (int i = 0; i < g->n_values; i++) {
         const nq_value *v = g->values[i];
         if (v->name == NULL || v->name[0] == '\0')
             return nq_error_set(err, NQ_ERR_INVALID_ARG, "value %d has no name", i);
-        for (int j = i + 1; j < g->n_values; j++)
-            if (strcmp(v->name, g->values[j]->name) == 0)
-                return nq_error_set(err, NQ_ERR_INVALID_ARG, "value name '%s' is used twice", v->name);
+        if (name_used_twice(g, i))
+            return nq_error_set(err, NQ_ERR_INVALID_ARG, "value name '%s' is used twice", v->name);
         if (v->init != NULL && v->producer != NULL)
             return nq_error_set(err, NQ_ERR_INVALID_ARG,
                                 "value '%s' is both an initializer and the output of node '%s'",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "onnx/onnx_internal.h"
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
@@ -128,8 +129,7 @@ static nq_status name_nodes(nq_graph *g, nq_error *err)
         snprintf(name, len, "%s_%d", n->op_type, i);
         for (long k = 1; nq_graph_find_node(g, name) != NULL; k++)
             snprintf(name, len, "%s_%d_%ld", n->op_type, i, k);
-        free(n->name);
-        n->name = name;
+        nq_graph_set_node_name(g, n, name);
     }
     return NQ_OK;
 }

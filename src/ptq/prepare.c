@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "nnquant/run.h"
 #include "ptq/ptq_internal.h"
 
@@ -181,10 +182,7 @@ static nq_status rewrite_gap(nq_graph *g, nq_node *n, nq_error *err)
     nq_node *q = nq_ptq_insert_quantizer(g, out, NQ_ROLE_SCALING, (float)(1.0 / (double)count), err);
     if (q == NULL) return err ? err->code : NQ_ERR_NOMEM;
     /* the mean keeps the pool's output name (and stays the quantizer's source) */
-    nq_value *sum = g->values[out], *mean = g->values[q->outputs[0]];
-    char *tmp = sum->name;
-    sum->name = mean->name;
-    mean->name = tmp;
+    nq_graph_swap_value_names(g, out, q->outputs[0]);
     return NQ_OK;
 }
 

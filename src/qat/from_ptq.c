@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core_internal.h"
 #include "nnquant/qdq.h"
 #include "qat/qat_internal.h"
 
@@ -157,11 +158,7 @@ static nq_status drop_act_chain(nq_graph *g, nq_node *q, nq_qat_ranges *r, nq_er
     /* an integer graph output becomes x too: QAT trains on float logits */
     for (int i = -1; i < nc; i++) {
         int y = i < 0 ? q->outputs[0] : cons[i]->outputs[0];
-        if (g->values[y]->is_output) { /* x takes the output's name */
-            char *t = g->values[y]->name;
-            g->values[y]->name = g->values[x]->name;
-            g->values[x]->name = t;
-        }
+        if (g->values[y]->is_output) nq_graph_swap_value_names(g, y, x); /* x takes the output's name */
         nq_graph_replace_uses(g, y, x);
     }
     double m = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
