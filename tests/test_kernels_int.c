@@ -604,10 +604,10 @@ static int check_gemm(gemm_kind kind, int tb, int64_t M, int64_t N, int64_t K, i
     memset(R, 0xA5, ec * (size_t)(M * ldc));
     run_gemm(kind, 0, NQ_INT_GEMM_AUTO, 1, tb, M, N, K, A, lda, B, ldb, bp, R, ldc);
     int ok = 1;
-    static const char *const fam_names[] = {"auto", "dot", "outer"};
+    static const char *const fam_names[NQ_INT_GEMM_FAMILIES] = {"auto", "dot", "outer", "quad"};
     for (int isa = -1; isa < NQ_INT_ISA_COUNT && ok; isa++) {
         if (isa >= 0 && !nq_int_isa_available((nq_int_isa)isa)) continue;
-        for (int fam = 0; fam < (isa < 0 ? 1 : 3) && ok; fam++) {
+        for (int fam = 0; fam < (isa < 0 ? 1 : NQ_INT_GEMM_FAMILIES) && ok; fam++) {
             memset(C, 0xA5, ec * (size_t)(M * ldc));
             run_gemm(kind, isa, (nq_int_gemm_family)fam, 0, tb, M, N, K, A, lda, B, ldb, bp, C,
                      ldc);

@@ -201,7 +201,7 @@ void nq_dequantize_s32_f32_per_channel(const int32_t *q, int64_t batch, int64_t 
  * s32 results are the exact sum modulo 2^32: exact whenever it fits in
  * int32, which quantization checks beforehand (docs/numerics.md); s64
  * results are exact sums modulo 2^64 (exact for K < 2^33). Single-threaded
- * (callers split M or N across threads); up to about 80 KiB of stack for
+ * (callers split M or N across threads); up to about 160 KiB of stack for
  * packed panels; picks the widest vector ISA the CPU has at run time (the
  * same results bit for bit: integer arithmetic). The _ref versions are
  * the plain triple loops everything is tested against. */

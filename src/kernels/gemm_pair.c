@@ -81,4 +81,44 @@ nq_pair_tile8_avx512vnni(int64_t kp, const uint32_t *ap, const int16_t *bp, uint
     PAIR_STORE512(6);
     PAIR_STORE512(7);
 }
+
+/* The quad tile: the same registers and stores as the pair tile above, one
+ * vpdpbusd per 4 products of K (B's unsigned bytes first, A's signed
+ * broadcast second). */
+#define QUAD_ROW512(r)                                                                            \
+    x = _mm512_set1_epi32((int)aq[r]);                                                          \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, x);                                              \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, x)
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void
+nq_quad_tile8_avx512vnni(int64_t kq, const uint32_t *aq, const uint8_t *bq, const int32_t *init,
+                         uint32_t *out)
+{
+    __m512i c00 = _mm512_set1_epi32(init[0]), c01 = c00, c10 = _mm512_set1_epi32(init[1]);
+    __m512i c11 = c10, c20 = _mm512_set1_epi32(init[2]), c21 = c20;
+    __m512i c30 = _mm512_set1_epi32(init[3]), c31 = c30, c40 = _mm512_set1_epi32(init[4]);
+    __m512i c41 = c40, c50 = _mm512_set1_epi32(init[5]), c51 = c50;
+    __m512i c60 = _mm512_set1_epi32(init[6]), c61 = c60, c70 = _mm512_set1_epi32(init[7]);
+    __m512i c71 = c70;
+    for (int64_t q = 0; q < kq; q++, aq += 8, bq += 4 * NQ_PAIR_NR) {
+        const __m512i b0 = _mm512_loadu_si512((const void *)bq);
+        const __m512i b1 = _mm512_loadu_si512((const void *)(bq + 64));
+        __m512i x;
+        QUAD_ROW512(0);
+        QUAD_ROW512(1);
+        QUAD_ROW512(2);
+        QUAD_ROW512(3);
+        QUAD_ROW512(4);
+        QUAD_ROW512(5);
+        QUAD_ROW512(6);
+        QUAD_ROW512(7);
+    }
+    PAIR_STORE512(0);
+    PAIR_STORE512(1);
+    PAIR_STORE512(2);
+    PAIR_STORE512(3);
+    PAIR_STORE512(4);
+    PAIR_STORE512(5);
+    PAIR_STORE512(6);
+    PAIR_STORE512(7);
+}
 #endif

@@ -12,6 +12,11 @@
  *    A per row and multiply-add it into a 4 or 8 x 32 int32 tile held in
  *    registers (pmaddwd, or vpdpwssd): no transpose of B, no horizontal
  *    sums. Used at every K where it exists.
+ *  - "quad" (AVX-512 VNNI; int8 weights times int8/uint8 activations, B
+ *    as [K,N]): the same tiles on four bytes of K per 32-bit lane (vpdpbusd:
+ *    unsigned bytes of B times signed bytes of A), B packed as bytes (int8
+ *    offset by 128 to unsigned; each row's sums start at -128 * its weight
+ *    sum), twice the products per instruction of the int16 pairs.
  *  - "dot" (every ISA; B as [N,K], and the baseline ISA): both operands
  *    packed, widened to int16, into K-contiguous panels (B transposed
  *    while packing, 8 x 8 byte blocks at a time, unless the caller passes
@@ -83,6 +88,11 @@ DEFINE_GEMM_REF(nq_gemm_s16s16s64_ref, int16_t, int16_t, int64_t, uint64_t, u64_
  * (OKC + 1) * ONR int16 = 129 KiB. */
 enum { MR = 4, NR = 4, KU = 32, KC = 768, NC = 32, DAP = 49152 };
 enum { OMR_MAX = 8, ONR = NQ_PAIR_NR, OKC = 512, OAP = 24576 };
+/* Quad family: tiles of QMR rows x ONR columns; K in balanced blocks of at
+ * most OKQ bytes (whole quads but the last); A blocks of whole strips
+ * within OAP quad words and QROWS rows. Stack: OAP int32 + OKQ * ONR bytes
+ * + QROWS int32 = 129 KiB. */
+enum { QMR = 8, OKQ = 1024, QROWS = 256 };
 
 static inline int64_t round_up(int64_t x, int64_t m)
 {
@@ -280,6 +290,58 @@ static inline void store_pairs(const int16_t *row, int64_t kp, int64_t stride, u
         }                                                                                       \
     }
 
+/* Quad family, A (int8): rows i0..i0+mc-1 in strips of QMR rows, strip s
+ * at aq + s*kq*QMR (kq = ceil(kc/4) quads of K) holding the quad words of
+ * gemm_pair.h, aq[q*QMR + r] = A[i0 + s*QMR + r][k0 + 4q .. k0 + 4q + 3]
+ * (byte h: k0 + 4q + h); rows past mc (up to a whole strip) and the bytes
+ * past kc are zero. init[row - i0] = -off * the row's weight sum over the
+ * block, which cancels B's offset (|sum| <= 2^7 * OKQ: no overflow). */
+static void pack_a_quad(const int8_t *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
+                        int64_t kc, int32_t off, uint32_t *aq, int32_t *init)
+{
+    const int64_t kq = (kc + 3) / 4;
+    unsigned char row[OKQ + 3];
+    for (int64_t s = 0; s < mc; s += QMR, aq += kq * QMR)
+        for (int64_t r = 0; r < QMR; r++) {
+            const int64_t n = s + r < mc ? kc : 0;
+            const int8_t *src = n ? A + (i0 + s + r) * lda + k0 : NULL;
+            int32_t sum = 0;
+            for (int64_t k = 0; k < n; k++) sum += src[k];
+            if (n) memcpy(row, src, (size_t)n);
+            memset(row + n, 0, (size_t)(4 * kq - n));
+            init[s + r] = -off * sum;
+            for (int64_t q = 0; q < kq; q++) {
+                uint32_t w;
+                memcpy(&w, row + 4 * q, sizeof w); /* byte h at bits 8h: x86 is little-endian */
+                aq[q * QMR + r] = w;
+            }
+        }
+}
+
+/* Quad family, B: the byte panel of gemm_pair.h, bq[(q*ONR + c)*4 + h] =
+ * B[k0 + 4q + h][j0 + c] XOR OFF (int8: + 128 as unsigned) for c < nc and
+ * 4q + h < kc, else zero. */
+#define DEFINE_PACK_B_QUAD(T, OFF)                                                               \
+    static void pack_b_quad_##T(const void *Bv, int64_t ldb, int64_t k0, int64_t kc,            \
+                                int64_t j0, int64_t nc, uint8_t *bq)                            \
+    {                                                                                           \
+        const T *B = (const T *)Bv;                                                             \
+        for (int64_t k = 0; k < kc; k += 4, bq += 4 * ONR) {                                    \
+            const T *s = B + (k0 + k) * ldb + j0;                                               \
+            if (nc == ONR && k + 4 <= kc) {                                                     \
+                for (int64_t c = 0; c < ONR; c++)                                               \
+                    for (int64_t h = 0; h < 4; h++)                                             \
+                        bq[4 * c + h] = (uint8_t)((uint8_t)s[h * ldb + c] ^ (OFF));             \
+            } else {                                                                            \
+                for (int64_t c = 0; c < ONR; c++)                                               \
+                    for (int64_t h = 0; h < 4; h++)                                             \
+                        bq[4 * c + h] = c < nc && k + h < kc                                    \
+                                            ? (uint8_t)((uint8_t)s[h * ldb + c] ^ (OFF))        \
+                                            : 0;                                                \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 DEFINE_PACK_A(int8_t)
 DEFINE_PACK_A(int16_t)
 DEFINE_PACK_B(int8_t)
@@ -290,6 +352,8 @@ DEFINE_PACK_A_OUTER(int16_t)
 DEFINE_PACK_B_OUTER(int8_t)
 DEFINE_PACK_B_OUTER(uint8_t)
 DEFINE_PACK_B_OUTER(int16_t)
+DEFINE_PACK_B_QUAD(int8_t, 0x80u)
+DEFINE_PACK_B_QUAD(uint8_t, 0u)
 
 /* int16 A for int64 sums (see split_widen): a = 256*hi + lo with lo in
  * [-128, 127], hi in [-128, 128]: v = a + 32768, hi = round(a / 256) (ties
@@ -342,23 +406,30 @@ static void pack_a_outer_split_int16_t(const void *Av, int64_t lda, int64_t i0, 
         }
 }
 
-/* One operand-type combination: its packers. */
+typedef void (*pack_b_quad_fn)(const void *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                               int64_t nc, uint8_t *bq);
+
+/* One operand-type combination: its packers (quad: 8-bit only, with B's
+ * offset to unsigned bytes). */
 typedef struct gemm_types {
     pack_a_fn pack_a;
     pack_b_fn pack_b;
     pack_a_outer_fn pack_a_outer;
     pack_b_outer_fn pack_b_outer;
+    pack_b_quad_fn pack_b_quad;
+    int32_t quad_offset;
 } gemm_types;
 
 static const gemm_types types_s8s8 = {pack_a_int8_t, pack_b_int8_t, pack_a_outer_int8_t,
-                                      pack_b_outer_int8_t};
+                                      pack_b_outer_int8_t, pack_b_quad_int8_t, 128};
 static const gemm_types types_s8u8 = {pack_a_int8_t, pack_b_uint8_t, pack_a_outer_int8_t,
-                                      pack_b_outer_uint8_t};
+                                      pack_b_outer_uint8_t, pack_b_quad_uint8_t, 0};
 static const gemm_types types_s16s16 = {pack_a_int16_t, pack_b_int16_t, pack_a_outer_int16_t,
-                                        pack_b_outer_int16_t};
+                                        pack_b_outer_int16_t, NULL, 0};
 /* int64 sums: A split (see split_widen). */
 static const gemm_types types_s16s16_split = {pack_a_split_int16_t, pack_b_int16_t,
-                                              pack_a_outer_split_int16_t, pack_b_outer_int16_t};
+                                              pack_a_outer_split_int16_t, pack_b_outer_int16_t,
+                                              NULL, 0};
 
 /* ---- micro-kernels --------------------------------------------------- */
 
@@ -425,6 +496,9 @@ typedef void (*dot_s64_fn)(int64_t kcp, const int16_t *ap, const int16_t *bp, in
 /* An outer tile of the ISA's strip height: out[r*ONR + c] (int64: the
  * int32 sums of a strip of split A, see store_split_s64). */
 typedef void (*outer_s32_fn)(int64_t kp, const uint32_t *ap, const int16_t *bp, uint32_t *out);
+/* A quad tile of QMR rows (gemm_pair.h). */
+typedef void (*quad_s32_fn)(int64_t kq, const uint32_t *aq, const uint8_t *bq, const int32_t *init,
+                            uint32_t *out);
 
 /* int64 dot tiles from the ISA's int32 ones on split A (pack_a_split_int16_t):
  * |hi * b| and |lo * b| are at most 2^22, so over kcp <= KC64 (480 * 2^22 <
@@ -537,21 +611,23 @@ typedef struct int_isa_impl {
     outer_s32_fn outer_s32; /* NULL: no outer family (no pmaddwd kernel) */
     store_split_fn store_split; /* the outer family's int64 store */
     int64_t outer_rows;     /* its strip height, <= OMR_MAX */
+    quad_s32_fn quad_s32;   /* NULL: no quad family (no byte dot product) */
 } int_isa_impl;
 
 /* The outer family (broadcast pairs of A, no transpose of B, no
  * horizontal sums) wins at every K measured on an AVX-512 VNNI (Zen 4)
  * machine: the dot family serves B given as [N,K] and the baseline ISA. */
 static const int_isa_impl isa_impls[NQ_INT_ISA_COUNT] = {
-    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, NULL, 0},
+    [NQ_INT_ISA_GENERIC] = {"generic", dot_s32_generic, dot_s64_generic, NULL, NULL, 0, NULL},
 #if NQ_INT_X86
     [NQ_INT_ISA_AVX2] = {"avx2", dot_s32_avx2, dot_s64_avx2, outer_s32_avx2,
-                         store_split_s64_avx2, 4},
+                         store_split_s64_avx2, 4, NULL},
     [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", dot_s32_avx512vnni, dot_s64_avx512vnni,
-                               outer_s32_avx512vnni, store_split_s64_avx512vnni, 8},
+                               outer_s32_avx512vnni, store_split_s64_avx512vnni, 8,
+                               nq_quad_tile8_avx512vnni},
 #else
-    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, NULL, 0},
-    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, NULL, 0},
+    [NQ_INT_ISA_AVX2] = {"avx2", NULL, NULL, NULL, NULL, 0, NULL},
+    [NQ_INT_ISA_AVX512VNNI] = {"avx512vnni", NULL, NULL, NULL, NULL, 0, NULL},
 #endif
 };
 
@@ -701,6 +777,43 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
 DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, OKC, 1, store_tile_s32)
 DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, KC64, 2, im->store_split)
 
+/* Quad family (8-bit operands, B is [K,N]). Loop nest as the outer one:
+ * K blocks (at most OKQ, whole quads but the last), blocks of A rows
+ * (packed once per K block, with their offset sums), ONR-column byte
+ * panels of B (packed once per A block), QMR-row strips. */
+static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,
+                          int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,
+                          const int32_t *bias, int32_t *C, int64_t ldc)
+{
+    uint32_t aq[OAP];
+    uint8_t bq[OKQ * ONR];
+    int32_t init[QROWS];
+    uint32_t t[QMR * ONR];
+    const int64_t nkb = (K + OKQ - 1) / OKQ;
+    const int64_t kcb = round_up((K + nkb - 1) / nkb, 4);
+    for (int64_t k0 = 0; k0 < K; k0 += kcb) {
+        const int64_t kc = K - k0 < kcb ? K - k0 : kcb, kq = (kc + 3) / 4;
+        int64_t mmax = OAP / kq / QMR * QMR;
+        if (mmax > QROWS) mmax = QROWS;
+        const int64_t nmb = (M + mmax - 1) / mmax;
+        const int64_t mcb = round_up((M + nmb - 1) / nmb, QMR);
+        for (int64_t i0 = 0; i0 < M; i0 += mcb) {
+            const int64_t mc = M - i0 < mcb ? M - i0 : mcb;
+            pack_a_quad((const int8_t *)A, lda, i0, mc, k0, kc, ty->quad_offset, aq, init);
+            for (int64_t j0 = 0; j0 < N; j0 += ONR) {
+                const int64_t nc = N - j0 < ONR ? N - j0 : ONR;
+                ty->pack_b_quad(B, ldb, k0, kc, j0, nc, bq);
+                for (int64_t s = 0; s < mc; s += QMR) {
+                    const int64_t rows = mc - s < QMR ? mc - s : QMR;
+                    im->quad_s32(kq, aq + s * kq, bq, init + s, t);
+                    store_tile_s32(t, ONR, rows, nc, k0 == 0, bias ? bias + i0 + s : NULL,
+                                   C + (i0 + s) * ldc + j0, ldc);
+                }
+            }
+        }
+    }
+}
+
 /* C = bias (or 0) when there is nothing to sum. */
 #define DEFINE_FILL_BIAS(NAME, CT)                                                                \
     static void NAME(int64_t M, int64_t N, const CT *bias, CT *C, int64_t ldc)                   \
@@ -722,7 +835,10 @@ static void gemm_s32(nq_int_isa isa, nq_int_gemm_family fam, const gemm_types *t
         return;
     }
     const int_isa_impl *im = isa_impl(isa);
-    if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
+    if (!trans_b && im->quad_s32 && ty->pack_b_quad &&
+        (fam == NQ_INT_GEMM_AUTO || fam == NQ_INT_GEMM_QUAD))
+        gemm_quad_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    else if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
         gemm_outer_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else
         gemm_dot_s32(im->dot_s32, ty, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);

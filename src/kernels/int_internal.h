@@ -55,14 +55,17 @@ int nq_int_isa_available(nq_int_isa isa);
 nq_int_isa nq_int_isa_best(void);
 const char *nq_int_isa_name(nq_int_isa isa);
 
-/* GEMM kernel family (gemm_s8.c): AUTO picks outer where the ISA has it
- * and B is [K,N], else dot; DOT and
- * OUTER force one (OUTER falls back to DOT where the ISA has none or B is
- * transposed), so that tests cover both on every shape. */
+/* GEMM kernel family (gemm_s8.c): where B is [K,N], AUTO picks quad for
+ * 8-bit operands where the ISA has it, else outer (pairs) where the ISA
+ * has it, else dot. DOT, OUTER and QUAD force one (each falls back, QUAD to
+ * OUTER, OUTER to DOT, where the ISA or the operands have none or B is
+ * transposed), so that tests cover all of them on every shape. */
 typedef enum nq_int_gemm_family {
     NQ_INT_GEMM_AUTO = 0,
     NQ_INT_GEMM_DOT = 1,
-    NQ_INT_GEMM_OUTER = 2
+    NQ_INT_GEMM_OUTER = 2,
+    NQ_INT_GEMM_QUAD = 3,
+    NQ_INT_GEMM_FAMILIES
 } nq_int_gemm_family;
 
 /* As the public functions, with the variant chosen by the caller (an
