@@ -13,7 +13,7 @@
  *    registers (pmaddwd, or vpdpwssd): no transpose of B, no horizontal
  *    sums. Used at every K where it exists.
  *  - "quad" (AVX-512 VNNI; int8 weights times int8/uint8 activations, B
- *    as [K,N]): the same tiles on four bytes of K per 32-bit lane (vpdpbusd:
+ *    as [K,N] or [N,K]): the same tiles on four bytes of K per 32-bit lane (vpdpbusd:
  *    unsigned bytes of B times signed bytes of A), B packed as bytes (int8
  *    offset by 128 to unsigned; each row's sums start at -128 * its weight
  *    sum), twice the products per instruction of the int16 pairs.
@@ -319,13 +319,25 @@ static void pack_a_quad(const int8_t *A, int64_t lda, int64_t i0, int64_t mc, in
 }
 
 /* Quad family, B: the byte panel of gemm_pair.h, bq[(q*ONR + c)*4 + h] =
- * B[k0 + 4q + h][j0 + c] XOR OFF (int8: + 128 as unsigned) for c < nc and
- * 4q + h < kc, else zero. */
+ * op(B)[k0 + 4q + h][j0 + c] XOR OFF (int8: + 128 as unsigned) for c < nc
+ * and 4q + h < kc, else zero. B given as [N,K] (trans) is copied four
+ * bytes at a time, column by column. */
 #define DEFINE_PACK_B_QUAD(T, OFF)                                                               \
-    static void pack_b_quad_##T(const void *Bv, int64_t ldb, int64_t k0, int64_t kc,            \
+    static void pack_b_quad_##T(int trans, const void *Bv, int64_t ldb, int64_t k0, int64_t kc, \
                                 int64_t j0, int64_t nc, uint8_t *bq)                            \
     {                                                                                           \
         const T *B = (const T *)Bv;                                                             \
+        if (trans) {                                                                            \
+            const int64_t kq = (kc + 3) / 4;                                                    \
+            for (int64_t c = 0; c < ONR; c++) {                                                 \
+                const T *s = c < nc ? B + (j0 + c) * ldb + k0 : NULL;                           \
+                for (int64_t q = 0; q < kq; q++)                                                \
+                    for (int64_t h = 0; h < 4; h++)                                             \
+                        bq[(q * ONR + c) * 4 + h] =                                             \
+                            s && 4 * q + h < kc ? (uint8_t)((uint8_t)s[4 * q + h] ^ (OFF)) : 0; \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
         for (int64_t k = 0; k < kc; k += 4, bq += 4 * ONR) {                                    \
             const T *s = B + (k0 + k) * ldb + j0;                                               \
             if (nc == ONR && k + 4 <= kc) {                                                     \
@@ -406,8 +418,8 @@ static void pack_a_outer_split_int16_t(const void *Av, int64_t lda, int64_t i0, 
         }
 }
 
-typedef void (*pack_b_quad_fn)(const void *B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
-                               int64_t nc, uint8_t *bq);
+typedef void (*pack_b_quad_fn)(int trans, const void *B, int64_t ldb, int64_t k0, int64_t kc,
+                               int64_t j0, int64_t nc, uint8_t *bq);
 
 /* One operand-type combination: its packers (quad: 8-bit only, with B's
  * offset to unsigned bytes). */
@@ -777,13 +789,13 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
 DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, OKC, 1, store_tile_s32)
 DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, KC64, 2, im->store_split)
 
-/* Quad family (8-bit operands, B is [K,N]). Loop nest as the outer one:
+/* Quad family (8-bit operands; B as [K,N] or [N,K]). Loop nest as the outer one:
  * K blocks (at most OKQ, whole quads but the last), blocks of A rows
  * (packed once per K block, with their offset sums), ONR-column byte
  * panels of B (packed once per A block), QMR-row strips. */
-static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int64_t M, int64_t N,
-                          int64_t K, const void *A, int64_t lda, const void *B, int64_t ldb,
-                          const int32_t *bias, int32_t *C, int64_t ldc)
+static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int trans_b, int64_t M,
+                          int64_t N, int64_t K, const void *A, int64_t lda, const void *B,
+                          int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
 {
     uint32_t aq[OAP];
     uint8_t bq[OKQ * ONR];
@@ -802,7 +814,7 @@ static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int64_t 
             pack_a_quad((const int8_t *)A, lda, i0, mc, k0, kc, ty->quad_offset, aq, init);
             for (int64_t j0 = 0; j0 < N; j0 += ONR) {
                 const int64_t nc = N - j0 < ONR ? N - j0 : ONR;
-                ty->pack_b_quad(B, ldb, k0, kc, j0, nc, bq);
+                ty->pack_b_quad(trans_b, B, ldb, k0, kc, j0, nc, bq);
                 for (int64_t s = 0; s < mc; s += QMR) {
                     const int64_t rows = mc - s < QMR ? mc - s : QMR;
                     im->quad_s32(kq, aq + s * kq, bq, init + s, t);
@@ -835,9 +847,8 @@ static void gemm_s32(nq_int_isa isa, nq_int_gemm_family fam, const gemm_types *t
         return;
     }
     const int_isa_impl *im = isa_impl(isa);
-    if (!trans_b && im->quad_s32 && ty->pack_b_quad &&
-        (fam == NQ_INT_GEMM_AUTO || fam == NQ_INT_GEMM_QUAD))
-        gemm_quad_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
+    if (im->quad_s32 && ty->pack_b_quad && (fam == NQ_INT_GEMM_AUTO || fam == NQ_INT_GEMM_QUAD))
+        gemm_quad_s32(im, ty, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
         gemm_outer_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else

@@ -55,11 +55,11 @@ int nq_int_isa_available(nq_int_isa isa);
 nq_int_isa nq_int_isa_best(void);
 const char *nq_int_isa_name(nq_int_isa isa);
 
-/* GEMM kernel family (gemm_s8.c): where B is [K,N], AUTO picks quad for
- * 8-bit operands where the ISA has it, else outer (pairs) where the ISA
- * has it, else dot. DOT, OUTER and QUAD force one (each falls back, QUAD to
- * OUTER, OUTER to DOT, where the ISA or the operands have none or B is
- * transposed), so that tests cover all of them on every shape. */
+/* GEMM kernel family (gemm_s8.c): AUTO picks quad for 8-bit operands
+ * where the ISA has it, else outer (pairs; B as [K,N]) where the ISA has
+ * it, else dot. DOT, OUTER and QUAD force one (each falls back, QUAD to
+ * OUTER, OUTER to DOT, where the ISA or the operands have none, or for
+ * OUTER, B is transposed), so that tests cover all of them on every shape. */
 typedef enum nq_int_gemm_family {
     NQ_INT_GEMM_AUTO = 0,
     NQ_INT_GEMM_DOT = 1,
