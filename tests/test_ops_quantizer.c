@@ -487,14 +487,16 @@ static void test_i2i_hand(void)
 }
 
 /* y[i] == nq_requant_apply(x[i], r[c], lo, hi) for random data, every input
- * dtype, several outputs, per tensor and per channel, with and without
- * single shift. */
+ * dtype, several outputs, per tensor and per channel (pc 1: [2, 4, 3, 37]
+ * on axis 1; pc 2: [222, 4] on the last axis, as after a fully connected
+ * layer), with and without single shift. */
 static void check_requant(nq_dtype src, double xlo, double xhi, const char *to, int single,
                           int pc, float clip_lo, float clip_hi, unsigned seed)
 {
-    const int64_t dims[] = {2, 4, 3, 37};
+    const int64_t dims[] = {2, 4, 3, 37}, dims_last[] = {222, 4};
     nq_tensor x, y;
-    make_rand_int(&x, src, 4, dims, seed, xlo, xhi);
+    if (pc == 2) make_rand_int(&x, src, 2, dims_last, seed, xlo, xhi);
+    else make_rand_int(&x, src, 4, dims, seed, xlo, xhi);
     float sc[4];
     for (int i = 0; i < 4; i++) {
         float s = tt_rand(&seed, 1e-4f, 2.0f);
@@ -512,7 +514,7 @@ static void check_requant(nq_dtype src, double xlo, double xhi, const char *to, 
     if (!isnan(clip_hi) && floorf(clip_hi) < hi) hi = (int32_t)floorf(clip_hi);
     int64_t bad = 0, n = nq_tensor_numel(&x);
     for (int64_t i = 0; i < n; i++) {
-        float s = sc[pc ? (i / 111) % 4 : 0];
+        float s = sc[pc == 2 ? i % 4 : pc ? (i / 111) % 4 : 0];
         nq_requant r = nq_requant_from_scale(s);
         int64_t e = nq_requant_apply(geti(&x, i), r, lo, hi);
         if (single) {
@@ -534,7 +536,7 @@ static void test_i2i_vs_apply(void)
 {
     const char *outs[] = {"int8", "uint8", "int16", "int32", "int4", "uint4", "int2"};
     unsigned seed = 1000u;
-    for (int pc = 0; pc < 2; pc++)
+    for (int pc = 0; pc < 3; pc++)
         for (int single = 0; single < 2; single++)
             for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
                 check_requant(NQ_DTYPE_INT32, -1e6, 1e6, outs[k], single, pc, NAN, NAN, seed++);

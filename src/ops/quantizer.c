@@ -472,11 +472,46 @@ static void row_i2f(const qz_job *j, const void *x, void *y, int64_t n, int64_t 
 static const qz_row_fn qz_rows[QZ_KIND_COUNT] = {
     [QZ_F2F] = row_f2f, [QZ_F2I] = row_f2i, [QZ_I2I] = row_i2i, [QZ_I2F] = row_i2f};
 
+/* Integer to integer with the channel axis last (inner == 1: a fully
+ * connected layer's [batch, features] output): rows of one element would
+ * cost a call each, so the elements are requantized one by one with their
+ * channel's factor (the scalar reference), QZ_CHUNK at a time, and stored
+ * in the output dtype by one vector pass of the identity factor (2^30 /
+ * 2^30: exact on the clamped values). */
+static void range_i2i_last(const qz_job *j, int64_t b, int64_t e)
+{
+    const nq_requant ident = {1 << 30, 30};
+    const int32_t lo = (int32_t)j->p->lo, hi = (int32_t)j->p->hi;
+    const int64_t C = j->p->channels;
+    int32_t q[QZ_CHUNK];
+    for (int64_t i = b; i < e; i += QZ_CHUNK) {
+        const int64_t m = e - i < QZ_CHUNK ? e - i : QZ_CHUNK;
+        const char *x = j->x + (size_t)i * j->xsize;
+        if (j->src->acc == QZ_ACC_S64) {
+            const int64_t *a = (const int64_t *)(const void *)x;
+            for (int64_t t = 0; t < m; t++) q[t] = nq_requant_apply(a[t], j->rq[(i + t) % C], lo, hi);
+        } else {
+            int32_t w[QZ_CHUNK];
+            const int32_t *a = (const int32_t *)(const void *)x;
+            if (j->src->acc != QZ_ACC_S32) {
+                j->src->widen(x, m, w);
+                a = w;
+            }
+            for (int64_t t = 0; t < m; t++) q[t] = nq_requant_apply(a[t], j->rq[(i + t) % C], lo, hi);
+        }
+        j->dst->rq32(q, m, ident, lo, hi, j->y + (size_t)i * j->ysize);
+    }
+}
+
 /* Elements [b, e) of the flat tensor, split at channel-row boundaries. */
 static void qz_range(void *ctx, int64_t b, int64_t e)
 {
     const qz_job *j = ctx;
     const int64_t inner = j->p->inner;
+    if (inner == 1 && j->p->channels > 1 && j->p->kind == QZ_I2I) {
+        range_i2i_last(j, b, e);
+        return;
+    }
     for (int64_t i = b; i < e;) {
         int64_t row = i / inner;
         int64_t end = (row + 1) * inner;
