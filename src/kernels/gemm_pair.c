@@ -46,6 +46,8 @@ __attribute__((target("avx2"))) void nq_pair_tile4_avx2(int64_t kp, const uint32
  * pair products with the accumulation (wrapping, not saturating). Named
  * registers, not an array: gcc shuffles an array of vectors through
  * copies and stack stores on every iteration. */
+/* ROW(0); ... ROW(7): one statement per row of an 8-row tile. */
+#define NQ_ROWS8(ROW) ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7)
 #define PAIR_ROW512(r)                                                                            \
     x = _mm512_set1_epi32((int)ap[r]);                                                          \
     c##r##0 = _mm512_dpwssd_epi32(c##r##0, x, b0);                                              \
@@ -63,23 +65,9 @@ nq_pair_tile8_avx512vnni(int64_t kp, const uint32_t *ap, const int16_t *bp, uint
         const __m512i b0 = _mm512_loadu_si512((const void *)bp);
         const __m512i b1 = _mm512_loadu_si512((const void *)(bp + 32));
         __m512i x;
-        PAIR_ROW512(0);
-        PAIR_ROW512(1);
-        PAIR_ROW512(2);
-        PAIR_ROW512(3);
-        PAIR_ROW512(4);
-        PAIR_ROW512(5);
-        PAIR_ROW512(6);
-        PAIR_ROW512(7);
+        NQ_ROWS8(PAIR_ROW512);
     }
-    PAIR_STORE512(0);
-    PAIR_STORE512(1);
-    PAIR_STORE512(2);
-    PAIR_STORE512(3);
-    PAIR_STORE512(4);
-    PAIR_STORE512(5);
-    PAIR_STORE512(6);
-    PAIR_STORE512(7);
+    NQ_ROWS8(PAIR_STORE512);
 }
 
 /* The quad tile: the same registers and stores as the pair tile above, one
@@ -103,22 +91,8 @@ nq_quad_tile8_avx512vnni(int64_t kq, const uint32_t *aq, const uint8_t *bq, cons
         const __m512i b0 = _mm512_loadu_si512((const void *)bq);
         const __m512i b1 = _mm512_loadu_si512((const void *)(bq + 64));
         __m512i x;
-        QUAD_ROW512(0);
-        QUAD_ROW512(1);
-        QUAD_ROW512(2);
-        QUAD_ROW512(3);
-        QUAD_ROW512(4);
-        QUAD_ROW512(5);
-        QUAD_ROW512(6);
-        QUAD_ROW512(7);
+        NQ_ROWS8(QUAD_ROW512);
     }
-    PAIR_STORE512(0);
-    PAIR_STORE512(1);
-    PAIR_STORE512(2);
-    PAIR_STORE512(3);
-    PAIR_STORE512(4);
-    PAIR_STORE512(5);
-    PAIR_STORE512(6);
-    PAIR_STORE512(7);
+    NQ_ROWS8(PAIR_STORE512);
 }
 #endif
