@@ -215,7 +215,9 @@ void nq_graph_set_node_name(nq_graph *g, nq_node *n, char *name)
 
 void nq_graph_unindex_node(nq_graph *g, nq_node *n)
 {
-    if (!nq_name_index_remove(g->node_names, n->name, n)) reindex_nodes(g);
+    /* not found: the index was already incomplete; its entries stay a
+     * subset of the graph's nodes, so equal counts still mean complete */
+    nq_name_index_remove(g->node_names, n->name, n);
 }
 
 char *nq_graph_unique_name(const nq_graph *g, const char *prefix)
