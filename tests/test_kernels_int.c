@@ -621,6 +621,24 @@ static int check_gemm(gemm_kind kind, int tb, int64_t M, int64_t N, int64_t K, i
             }
         }
     }
+    /* int8 weights packed beforehand (where this CPU has the kernel) */
+    const size_t pb = (kind == G_S8S8 || kind == G_S8U8) && !tb ? nq_gemm_s8_packed_a_bytes(M, K) : 0;
+    if (ok && pb > 0) {
+        unsigned char *P = malloc(pb);
+        REQUIRE(P != NULL);
+        memset(P, 0xA5, pb);
+        nq_gemm_s8_pack_a(M, K, (const int8_t *)A, lda, P);
+        memset(C, 0xA5, ec * (size_t)(M * ldc));
+        if (kind == G_S8S8) nq_gemm_s8s8s32_packed(M, N, K, P, (const int8_t *)B, ldb, (const int32_t *)bp, (int32_t *)(void *)C, ldc);
+        else nq_gemm_s8u8s32_packed(M, N, K, P, (const uint8_t *)B, ldb, (const int32_t *)bp, (int32_t *)(void *)C, ldc);
+        if (memcmp(C, R, ec * (size_t)(M * ldc)) != 0) {
+            fprintf(stderr, "gemm %s packed A M %lld N %lld K %lld pad %lld bias %d mode %d: differs "
+                    "from _ref\n", kind_names[kind], (long long)M, (long long)N, (long long)K,
+                    (long long)pad, with_bias, mode);
+            ok = 0;
+        }
+        free(P);
+    }
     free(A), free(B), free(bias), free(R), free(C);
     return ok;
 }
@@ -656,14 +674,16 @@ static void test_gemm(void)
      * 768 and 70 x 1500: several); outer tiles 4 or 8 x 32 on pairs of K
      * (odd K padded), K blocks of <= 512 (int64: 480), A blocks of up to
      * 24576 / ceil(K block / 2) pair words per row (150 x 768 and 70 x
-     * 1500: several; AUTO: outer wherever B is [K,N]). */
+     * 1500: several; AUTO: outer wherever B is [K,N]); quad tiles 8 x 32
+     * on quads of K (8-bit), K blocks of <= 1024, A blocks of <= 256 rows
+     * (300 x 2100, 520 x 100: several), and with A packed beforehand. */
     static const int64_t shapes[][3] = {
         {1, 1, 1},     {1, 1, 7},      {3, 5, 1},     {4, 4, 32},    {5, 33, 31},
         {8, 32, 64},   {9, 31, 33},    {13, 70, 27},  {32, 784, 9},  {17, 65, 256},
         {16, 40, 257}, {33, 67, 511},  {12, 9, 512},  {7, 35, 768},  {6, 37, 769},
         {5, 3, 2000},  {2, 45, 1537},  {64, 1, 300},  {1, 100, 300}, {40, 36, 100},
         {3, 129, 5},   {23, 20, 600},  {9, 33, 4608}, {100, 9, 200},  {20, 37, 1025},
-        {150, 37, 768}, {70, 45, 1500}};
+        {150, 37, 768}, {70, 45, 1500}, {300, 33, 2100}, {520, 17, 100}};
     int failed = 0;
     for (size_t s = 0; s < NELEM(shapes) && !failed; s++)
         for (int kind = 0; kind < G_KINDS && !failed; kind++)

@@ -294,10 +294,11 @@ static inline void store_pairs(const int16_t *row, int64_t kp, int64_t stride, u
  * at aq + s*kq*QMR (kq = ceil(kc/4) quads of K) holding the quad words of
  * gemm_pair.h, aq[q*QMR + r] = A[i0 + s*QMR + r][k0 + 4q .. k0 + 4q + 3]
  * (byte h: k0 + 4q + h); rows past mc (up to a whole strip) and the bytes
- * past kc are zero. init[row - i0] = -off * the row's weight sum over the
- * block, which cancels B's offset (|sum| <= 2^7 * OKQ: no overflow). */
+ * past kc are zero. sums[row - i0] = the row's weight sum over the block
+ * (0 past mc): the tiles start at -offset * sums, which cancels B's offset
+ * (|sum| <= 2^7 * OKQ: no overflow). */
 static void pack_a_quad(const int8_t *A, int64_t lda, int64_t i0, int64_t mc, int64_t k0,
-                        int64_t kc, int32_t off, uint32_t *aq, int32_t *init)
+                        int64_t kc, uint32_t *aq, int32_t *sums)
 {
     const int64_t kq = (kc + 3) / 4;
     unsigned char row[OKQ + 3];
@@ -309,7 +310,7 @@ static void pack_a_quad(const int8_t *A, int64_t lda, int64_t i0, int64_t mc, in
             for (int64_t k = 0; k < n; k++) sum += src[k];
             if (n) memcpy(row, src, (size_t)n);
             memset(row + n, 0, (size_t)(4 * kq - n));
-            init[s + r] = -off * sum;
+            sums[s + r] = sum;
             for (int64_t q = 0; q < kq; q++) {
                 uint32_t w;
                 memcpy(&w, row + 4 * q, sizeof w); /* byte h at bits 8h: x86 is little-endian */
@@ -789,29 +790,48 @@ DEFINE_GEMM_DOT(gemm_dot_s64, int64_t, uint64_t, dot_s64_fn, store_tile_s64, 2 *
 DEFINE_GEMM_OUTER(gemm_outer_s32, int32_t, OKC, 1, store_tile_s32)
 DEFINE_GEMM_OUTER(gemm_outer_s64, int64_t, KC64, 2, im->store_split)
 
-/* Quad family (8-bit operands; B as [K,N] or [N,K]). Loop nest as the outer one:
- * K blocks (at most OKQ, whole quads but the last), blocks of A rows
- * (packed once per K block, with their offset sums), ONR-column byte
- * panels of B (packed once per A block), QMR-row strips. */
-static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int trans_b, int64_t M,
-                          int64_t N, int64_t K, const void *A, int64_t lda, const void *B,
-                          int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)
+/* The quad family's K blocks (at most OKQ, balanced, whole quads but the
+ * last) and its rows rounded up to whole strips. */
+static void quad_blocking(int64_t M, int64_t K, int64_t *kcb, int64_t *m8)
 {
-    uint32_t aq[OAP];
-    uint8_t bq[OKQ * ONR];
-    int32_t init[QROWS];
-    uint32_t t[QMR * ONR];
     const int64_t nkb = (K + OKQ - 1) / OKQ;
-    const int64_t kcb = round_up((K + nkb - 1) / nkb, 4);
+    *kcb = round_up((K + nkb - 1) / nkb, 4);
+    *m8 = round_up(M, QMR);
+}
+
+/* Quad family (8-bit operands; B as [K,N] or [N,K]). Loop nest as the
+ * outer one: K blocks, blocks of A rows (packed once per K block, with
+ * their weight sums; or read from A packed beforehand, see
+ * nq_gemm_s8_pack_a), ONR-column byte panels of B (packed once per A
+ * block), QMR-row strips. */
+static void gemm_quad_s32(const int_isa_impl *im, const gemm_types *ty, int trans_b, int64_t M,
+                          int64_t N, int64_t K, const int8_t *A, int64_t lda,
+                          const uint32_t *packed, const void *B, int64_t ldb, const int32_t *bias,
+                          int32_t *C, int64_t ldc)
+{
+    uint32_t aq_buf[OAP];
+    uint8_t bq[OKQ * ONR];
+    int32_t sums[QROWS], init[QROWS];
+    uint32_t t[QMR * ONR];
+    int64_t kcb, m8;
+    quad_blocking(M, K, &kcb, &m8);
+    const int32_t *psums = packed ? (const int32_t *)(const void *)(packed + m8 * ((K + 3) / 4)) : NULL;
     for (int64_t k0 = 0; k0 < K; k0 += kcb) {
         const int64_t kc = K - k0 < kcb ? K - k0 : kcb, kq = (kc + 3) / 4;
-        int64_t mmax = OAP / kq / QMR * QMR;
+        int64_t mmax = packed ? QROWS : OAP / kq / QMR * QMR;
         if (mmax > QROWS) mmax = QROWS;
         const int64_t nmb = (M + mmax - 1) / mmax;
         const int64_t mcb = round_up((M + nmb - 1) / nmb, QMR);
         for (int64_t i0 = 0; i0 < M; i0 += mcb) {
-            const int64_t mc = M - i0 < mcb ? M - i0 : mcb;
-            pack_a_quad((const int8_t *)A, lda, i0, mc, k0, kc, ty->quad_offset, aq, init);
+            const int64_t mc = M - i0 < mcb ? M - i0 : mcb, mc8 = round_up(mc, QMR);
+            const uint32_t *aq = aq_buf;
+            if (packed) {
+                aq = packed + m8 * (k0 / 4) + i0 * kq;
+                memcpy(sums, psums + (k0 / kcb) * m8 + i0, sizeof *sums * (size_t)mc8);
+            } else {
+                pack_a_quad(A, lda, i0, mc, k0, kc, aq_buf, sums);
+            }
+            for (int64_t r = 0; r < mc8; r++) init[r] = -ty->quad_offset * sums[r];
             for (int64_t j0 = 0; j0 < N; j0 += ONR) {
                 const int64_t nc = N - j0 < ONR ? N - j0 : ONR;
                 ty->pack_b_quad(trans_b, B, ldb, k0, kc, j0, nc, bq);
@@ -848,7 +868,7 @@ static void gemm_s32(nq_int_isa isa, nq_int_gemm_family fam, const gemm_types *t
     }
     const int_isa_impl *im = isa_impl(isa);
     if (im->quad_s32 && ty->pack_b_quad && (fam == NQ_INT_GEMM_AUTO || fam == NQ_INT_GEMM_QUAD))
-        gemm_quad_s32(im, ty, trans_b, M, N, K, A, lda, B, ldb, bias, C, ldc);
+        gemm_quad_s32(im, ty, trans_b, M, N, K, A, lda, NULL, B, ldb, bias, C, ldc);
     else if (!trans_b && im->outer_s32 && fam != NQ_INT_GEMM_DOT)
         gemm_outer_s32(im, ty, M, N, K, A, lda, B, ldb, bias, C, ldc);
     else
@@ -894,6 +914,38 @@ void nq_gemm_s16s16s64_isa(nq_int_isa isa, nq_int_gemm_family fam, int trans_b, 
         gemm_dot_s64(im->dot_s64, &types_s16s16_split, trans_b, M, N, K, A, lda, B, ldb, bias, C,
                      ldc);
 }
+
+/* Prepacked A: per K block of quad_blocking, its quad words for all m8
+ * rows (strips of QMR) at word m8 * k0 / 4, then every block's row sums. */
+size_t nq_gemm_s8_packed_a_bytes(int64_t M, int64_t K)
+{
+    if (M <= 0 || K <= 0 || isa_impl(nq_int_isa_best())->quad_s32 == NULL) return 0;
+    int64_t kcb, m8;
+    quad_blocking(M, K, &kcb, &m8);
+    return sizeof(uint32_t) * (size_t)(m8 * ((K + 3) / 4) + (K + kcb - 1) / kcb * m8);
+}
+
+void nq_gemm_s8_pack_a(int64_t M, int64_t K, const int8_t *A, int64_t lda, void *packed)
+{
+    int64_t kcb, m8;
+    quad_blocking(M, K, &kcb, &m8);
+    uint32_t *words = packed;
+    int32_t *sums = (int32_t *)(void *)(words + m8 * ((K + 3) / 4));
+    for (int64_t k0 = 0; k0 < K; k0 += kcb)
+        pack_a_quad(A, lda, 0, M, k0, K - k0 < kcb ? K - k0 : kcb, words + m8 * (k0 / 4),
+                    sums + k0 / kcb * m8);
+}
+
+#define DEFINE_GEMM_PACKED(NAME, BT, TYPES)                                                        \
+    void NAME(int64_t M, int64_t N, int64_t K, const void *packed_a, const BT *B, int64_t ldb,  \
+              const int32_t *bias, int32_t *C, int64_t ldc)                                     \
+    {                                                                                           \
+        if (M <= 0 || N <= 0) return;                                                          \
+        gemm_quad_s32(isa_impl(nq_int_isa_best()), &(TYPES), 0, M, N, K, NULL, 0, packed_a, B,  \
+                      ldb, bias, C, ldc);                                                       \
+    }
+DEFINE_GEMM_PACKED(nq_gemm_s8s8s32_packed, int8_t, types_s8s8)
+DEFINE_GEMM_PACKED(nq_gemm_s8u8s32_packed, uint8_t, types_s8u8)
 
 void nq_gemm_s8s8s32(int trans_b, int64_t M, int64_t N, int64_t K, const int8_t *A, int64_t lda,
                      const int8_t *B, int64_t ldb, const int32_t *bias, int32_t *C, int64_t ldc)

@@ -11,7 +11,9 @@
  *    * cols[K, P] + B_g, cols the im2col of X (X itself for a 1x1,
  *    stride-1, unpadded kernel), built in tiles of output rows in scratch;
  *    an 8-bit operand of an int16 (or int64-accumulating) GEMM is widened
- *    to int16 (weights once per call, column tiles as they are built).
+ *    to int16 (weights once per call, column tiles as they are built);
+ *    int8 weights of an 8-bit GEMM are packed once per call where the CPU
+ *    has the kernel for packed weights (nq_gemm_s8_pack_a).
  * Threads share out (image, tile) pieces (depthwise: output planes), each
  * with its own scratch slice; the integer GEMMs are single-threaded. */
 #include <string.h>
@@ -38,7 +40,8 @@ typedef struct conv_iplan {
     int64_t rows, row_len, tile, ntiles; /* output rows, their length, rows per tile */
     size_t xes, yes;    /* element bytes of X (as stored) and Y */
     size_t wide_w;      /* widened weights, rounded to 64 */
-    size_t shared;      /* widened weights and bias, rounded to 64 */
+    size_t packed_g;    /* one group's packed int8 weights, rounded to 64 (0: none) */
+    size_t shared;      /* widened or packed weights and bias, rounded to 64 */
     size_t col_bytes;   /* im2col tile (X's element size), rounded to 64 */
     size_t slice;       /* per worker: im2col tile + widened tile, rounded to 64 */
     int threads;
@@ -75,7 +78,10 @@ static nq_status plan_make(const nq_kctx *c, conv_iplan *p)
         return NQ_OK;
     }
     p->wide_w = round64(p->a.widen_w ? (size_t)(p->s.M * p->s.K) * 2 : 0);
-    p->shared = p->wide_w + round64(p->a.widen_b ? (size_t)p->s.M * 8 : 0);
+    if (p->a.kind == NQ_IGEMM_S8S8 || p->a.kind == NQ_IGEMM_S8U8)
+        p->packed_g = round64(nq_gemm_s8_packed_a_bytes(p->s.Mg, p->s.K));
+    p->shared = p->wide_w + (size_t)p->s.group * p->packed_g +
+                round64(p->a.widen_b ? (size_t)p->s.M * 8 : 0);
     /* bytes of one output row in the column tiles */
     const size_t col_row = p->s.pointwise ? 0 : (size_t)(p->s.K * p->row_len) * p->xes;
     const size_t wide_row = p->a.widen_x ? (size_t)(p->s.K * p->row_len) * 2 : 0;
@@ -178,9 +184,17 @@ static void conv_piece(const conv_iplan *p, const void *x, const void *w, const 
             B = wide;
             ldb = cols;
         }
-        const void *wg = (const char *)w + (size_t)(gi * p->s.Mg * p->s.K) * p->a.wk;
         const void *bg = bias ? (const char *)bias + (size_t)(gi * p->s.Mg) * p->yes : NULL;
         void *yg = (char *)y + (size_t)((n * p->s.M + gi * p->s.Mg) * P + r0 * p->row_len) * p->yes;
+        if (p->packed_g) { /* w: the packed weights of every group */
+            const void *pg = (const char *)w + (size_t)gi * p->packed_g;
+            if (p->a.kind == NQ_IGEMM_S8S8)
+                nq_gemm_s8s8s32_packed(p->s.Mg, cols, p->s.K, pg, B, ldb, bg, yg, P);
+            else
+                nq_gemm_s8u8s32_packed(p->s.Mg, cols, p->s.K, pg, B, ldb, bg, yg, P);
+            continue;
+        }
+        const void *wg = (const char *)w + (size_t)(gi * p->s.Mg * p->s.K) * p->a.wk;
         nq_iaffine_gemm(&p->a, 0, p->s.Mg, cols, p->s.K, wg, p->s.K, B, ldb, bg, yg, P);
     }
 }
@@ -207,8 +221,14 @@ nq_status nq_conv_int_forward(nq_kctx *c)
         nq_iop_widen_s16(p.a.w, w->data, p.s.M * p.s.K, (int16_t *)(void *)scratch);
         wk = scratch;
     }
+    if (p.packed_g) { /* every group's weights packed once, shared by all pieces */
+        for (int64_t gi = 0; gi < p.s.group; gi++)
+            nq_gemm_s8_pack_a(p.s.Mg, p.s.K, (const int8_t *)w->data + gi * p.s.Mg * p.s.K,
+                              p.s.K, scratch + p.wide_w + (size_t)gi * p.packed_g);
+        wk = scratch + p.wide_w;
+    }
     if (p.a.widen_b) {
-        int64_t *wb = (int64_t *)(void *)(scratch + p.wide_w);
+        int64_t *wb = (int64_t *)(void *)(scratch + p.wide_w + (size_t)p.s.group * p.packed_g);
         for (int64_t i = 0; i < p.s.M; i++) wb[i] = ((const int32_t *)b->data)[i];
         bias = wb;
     }
