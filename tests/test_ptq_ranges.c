@@ -159,9 +159,34 @@ static void test_pipeline(void)
     nq_tensor_free(&d.samples);
 }
 
+/* Ranges too far apart for float32: weights of 1e-30 make h about 1e-30
+ * and y about 1e-60, which is 0 in float32 (a zero range); y's rescaling,
+ * about 1e-60, cannot be a float32 either. The pipeline says so, naming
+ * the layer, instead of saving a model that fails when run. */
+static void test_scale_underflow(void)
+{
+    nq_dataset d;
+    make_dataset(&d);
+    nq_graph *g = relu_graph();
+    static const char *const params[] = {"W1", "W2", "b1", "b2"};
+    for (int k = 0; k < 4; k++) {
+        nq_tensor *t = g->values[nq_graph_find_value(g, params[k])]->init;
+        for (int64_t i = 0; i < nq_tensor_numel(t); i++)
+            ((float *)t->data)[i] = k < 2 ? ((float *)t->data)[i] * 1e-30f : 0.0f;
+    }
+    nq_error err = {0};
+    nq_ptq_options o;
+    nq_ptq_options_default(&o);
+    CHECK(nq_quantize_network(g, &d, &o, &err) == NQ_ERR_DATA);
+    CHECK(strstr(err.msg, "after 'fc2'") != NULL && strstr(err.msg, "outside float32") != NULL);
+    nq_graph_free(g);
+    nq_tensor_free(&d.samples);
+}
+
 int main(void)
 {
     test_ranges();
     test_pipeline();
+    test_scale_underflow();
     TEST_MAIN_END();
 }

@@ -112,6 +112,34 @@ static nq_status quantize_clip(nq_graph *g, nq_node *n, double f, int no_quant, 
     return NQ_OK;
 }
 
+/* Every rescaling factor must be a positive float32: one that rounds to 0
+ * or overflows comes from ranges along the network that differ by more
+ * than float32 spans, e.g. a tensor whose calibration values
+ * underflow to zero after layers that shrink them. Said here, by name,
+ * rather than when the model is first run. */
+static nq_status check_scales(const nq_graph *g, nq_error *err)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const nq_node *n = g->nodes[i];
+        if (nq_ptq_kind_of(n) != NQ_PTQ_QUANTIZER || !nq_ptq_is_scaling(n) || n->n_inputs < 2 ||
+            n->inputs[1] < 0 || g->values[n->inputs[1]]->init == NULL)
+            continue;
+        const nq_tensor *t = g->values[n->inputs[1]]->init;
+        const nq_value *x = g->values[n->inputs[0]];
+        for (int64_t k = 0; k < nq_tensor_numel(t); k++) {
+            const float v = ((const float *)t->data)[k];
+            if (!(v > 0.0f) || isinf(v))
+                return nq_error_set(err, NQ_ERR_DATA,
+                                    "the rescaling after '%s' (node '%s') is %g, outside float32: "
+                                    "the calibration ranges of the tensors before it differ by more "
+                                    "than float32 can represent (is its output all zeros, or nearly, "
+                                    "on the calibration data?)",
+                                    x->producer ? x->producer->name : x->name, n->name, (double)v);
+        }
+    }
+    return NQ_OK;
+}
+
 nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, int no_quant,
                                          int optimize_signs, nq_error *err)
 {
@@ -150,7 +178,7 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
         }
     }
     free(f);
-    return s;
+    return s == NQ_OK ? check_scales(g, err) : s;
 }
 
 /* The scaling Quantizer whose output reaches value v through
