@@ -223,8 +223,8 @@ void nq_gemm_s8u8s32_ref(int trans_b, int64_t M, int64_t N, int64_t K, const int
  * shared by every image and thread of a call), B as [K,N]:
  * nq_gemm_s8_packed_a_bytes(M, K) is the size of packed A, 0 where this
  * CPU has no kernel for it (then use the functions above) or M or K <= 0;
- * nq_gemm_s8_pack_a fills it; the _packed GEMMs take it in place of A and
- * give the same results. */
+ * nq_gemm_s8_pack_a fills it; the _packed GEMMs, to be called only where
+ * that size is not 0, take it in place of A and give the same results. */
 size_t nq_gemm_s8_packed_a_bytes(int64_t M, int64_t K);
 void nq_gemm_s8_pack_a(int64_t M, int64_t K, const int8_t *A, int64_t lda, void *packed);
 void nq_gemm_s8s8s32_packed(int64_t M, int64_t N, int64_t K, const void *packed_a,

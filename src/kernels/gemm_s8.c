@@ -91,7 +91,7 @@ enum { OMR_MAX = 8, ONR = NQ_PAIR_NR, OKC = 512, OAP = 24576 };
 /* Quad family: tiles of QMR rows x ONR columns; K in balanced blocks of at
  * most OKQ bytes (whole quads but the last); A blocks of whole strips
  * within OAP quad words and QROWS rows. Stack: OAP int32 + OKQ * ONR bytes
- * + QROWS int32 = 129 KiB. */
+ * + 2 * QROWS int32 = 130 KiB. */
 enum { QMR = 8, OKQ = 1024, QROWS = 256 };
 
 static inline int64_t round_up(int64_t x, int64_t m)
@@ -941,6 +941,10 @@ void nq_gemm_s8_pack_a(int64_t M, int64_t K, const int8_t *A, int64_t lda, void 
               const int32_t *bias, int32_t *C, int64_t ldc)                                     \
     {                                                                                           \
         if (M <= 0 || N <= 0) return;                                                          \
+        if (K <= 0) {                                                                           \
+            fill_bias_s32(M, N, bias, C, ldc);                                                  \
+            return;                                                                             \
+        }                                                                                       \
         gemm_quad_s32(isa_impl(nq_int_isa_best()), &(TYPES), 0, M, N, K, NULL, 0, packed_a, B,  \
                       ldb, bias, C, ldc);                                                       \
     }
