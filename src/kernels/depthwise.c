@@ -70,8 +70,12 @@ typedef void (*dw_fn)(const nq_window3 *w, const void *x, const void *wt, int64_
  * int64 sums: with 8 lanes a vector the rows are not too short, and the
  * dropped columns and the phase copies made mobilenet's W16A16 depthwise
  * layers 10-20% slower than the row loops (while its W8A8 ones got 27%
- * faster). */
-enum { DW_FLAT_BYTES = 16384 };
+ * faster). The tap loops run over whole blocks of DW_FLAT_BLOCK outputs
+ * (the extra ones read zeros past the phases and are dropped): a 14 x 15
+ * or 7 x 8 plane otherwise spends half its time in the scalar remainder.
+ * The phase copy computes where each phase starts once per plane, not a
+ * division per element. */
+enum { DW_FLAT_BYTES = 16384, DW_FLAT_MAX_STRIDE = 8, DW_FLAT_BLOCK = 32 };
 #define DEFINE_DW_FLAT(NAME, XT, WT, PT, UT)                                                    \
     NQ_INT_ALWAYS_INLINE int NAME(const nq_window3 *w, const XT *x, const WT *wt, int64_t bias, \
                                   UT *y)                                                       \
@@ -81,26 +85,49 @@ enum { DW_FLAT_BYTES = 16384 };
         const int64_t Wp = (OW - 1) * sw + (w->k[2] - 1) * w->d[2] + 1;                        \
         const int64_t Wq = (Wp + sw - 1) / sw, plane = ((Hp + sh - 1) / sh + 1) * Wq;          \
         if (sizeof(UT) == 8 || w->out[0] != 1 || w->k[0] != 1 || w->in[0] != 1 ||               \
-            OH * Wq > DW_FLAT_BYTES / (int64_t)sizeof(UT) ||                                   \
-            sh * sw * plane > DW_FLAT_BYTES / (int64_t)sizeof(XT))                             \
+            sw > DW_FLAT_MAX_STRIDE ||                                                         \
+            OH * Wq + DW_FLAT_BLOCK > DW_FLAT_BYTES / (int64_t)sizeof(UT) ||                   \
+            sh * sw * plane + DW_FLAT_BLOCK > DW_FLAT_BYTES / (int64_t)sizeof(XT))             \
             return 0;                                                                          \
         XT xq[DW_FLAT_BYTES / sizeof(XT)];                                                     \
         UT yf[DW_FLAT_BYTES / sizeof(UT)];                                                     \
-        memset(xq, 0, sizeof(XT) * (size_t)(sh * sw * plane));                                 \
-        for (int64_t ih = 0; ih < w->in[1] && ih + w->pb[1] < Hp; ih++) {                      \
-            const int64_t ph = ih + w->pb[1];                                                  \
-            XT *row = xq + (ph % sh) * sw * plane + ph / sh * Wq;                              \
-            const XT *src = x + ih * w->in[2];                                                 \
-            const int64_t n = w->in[2] < Wp - w->pb[2] ? w->in[2] : Wp - w->pb[2];             \
-            if (sw == 1)                                                                       \
-                memcpy(row + w->pb[2], src, sizeof(XT) * (size_t)(n > 0 ? n : 0));             \
-            else                                                                               \
-                for (int64_t iw = 0; iw < n; iw++) {                                           \
-                    const int64_t pw = iw + w->pb[2];                                          \
-                    row[pw % sw * plane + pw / sw] = src[iw];                                  \
-                }                                                                              \
+        memset(xq, 0, sizeof(XT) * (size_t)(sh * sw * plane + DW_FLAT_BLOCK));                 \
+        /* the same for every row: phase b holds inputs iw0[b], iw0[b] + sw, ... (cnt[b] of  \
+           them) from column c0[b] on */                                                       \
+        const int64_t nw = w->in[2] < Wp - w->pb[2] ? w->in[2] : Wp - w->pb[2];                \
+        int64_t iw0[DW_FLAT_MAX_STRIDE], c0[DW_FLAT_MAX_STRIDE], cnt[DW_FLAT_MAX_STRIDE];      \
+        for (int64_t b = 0; b < sw; b++) {                                                     \
+            iw0[b] = ((b - w->pb[2]) % sw + sw) % sw;                                          \
+            c0[b] = (iw0[b] + w->pb[2]) / sw;                                                  \
+            cnt[b] = nw > iw0[b] ? (nw - iw0[b] + sw - 1) / sw : 0;                            \
         }                                                                                      \
-        const int64_t n = OH * Wq;                                                             \
+        int64_t pr = w->pb[1] % sh, pq = w->pb[1] / sh; /* padded row ih + pb = pq*sh + pr */  \
+        for (int64_t ih = 0; ih < w->in[1] && ih + w->pb[1] < Hp; ih++) {                      \
+            XT *row = xq + pr * sw * plane + pq * Wq;                                          \
+            const XT *restrict src = x + ih * w->in[2];                                        \
+            if (sw == 1)                                                                       \
+                memcpy(row + w->pb[2], src, sizeof(XT) * (size_t)(nw > 0 ? nw : 0));           \
+            else if (sw == 2) /* constant stride: the loads vectorize */                       \
+                for (int64_t b = 0; b < 2; b++) {                                              \
+                    XT *restrict dst = row + b * plane + c0[b];                                \
+                    const XT *restrict sb = src + iw0[b];                                      \
+                    int64_t c = 0;                                                             \
+                    for (; c + 8 <= cnt[b]; c += 8) /* blocks of 8: vectorized even for short rows */ \
+                        for (int64_t j = c; j < c + 8; j++) dst[j] = sb[2 * j];                \
+                    for (; c < cnt[b]; c++) dst[c] = sb[2 * c];                                \
+                }                                                                              \
+            else                                                                               \
+                for (int64_t b = 0; b < sw; b++) {                                             \
+                    XT *restrict dst = row + b * plane + c0[b];                                \
+                    const XT *restrict sb = src + iw0[b];                                      \
+                    for (int64_t c = 0; c < cnt[b]; c++) dst[c] = sb[c * sw];                  \
+                }                                                                              \
+            if (++pr == sh) {                                                                  \
+                pr = 0;                                                                        \
+                pq++;                                                                          \
+            }                                                                                  \
+        }                                                                                      \
+        const int64_t n = (OH * Wq + DW_FLAT_BLOCK - 1) / DW_FLAT_BLOCK * DW_FLAT_BLOCK;        \
         for (int64_t i = 0; i < n; i++) yf[i] = (UT)bias;                                      \
         for (int64_t kh = 0; kh < w->k[1]; kh++)                                               \
             for (int64_t kw = 0; kw < w->k[2]; kw++) {                                         \
@@ -109,7 +136,9 @@ enum { DW_FLAT_BYTES = 16384 };
                 const XT *restrict src =                                                       \
                     xq + (ph % sh * sw + pw % sw) * plane + ph / sh * Wq + pw / sw;            \
                 if (wk != 0)                                                                   \
-                    for (int64_t i = 0; i < n; i++) yf[i] += (UT)(PT)(wk * src[i]);            \
+                    for (int64_t i = 0; i < n; i += DW_FLAT_BLOCK)                             \
+                        for (int64_t j = i; j < i + DW_FLAT_BLOCK; j++)                        \
+                            yf[j] += (UT)(PT)(wk * src[j]);                                    \
             }                                                                                  \
         for (int64_t oh = 0; oh < OH; oh++)                                                    \
             memcpy(y + oh * OW, yf + oh * Wq, sizeof(UT) * (size_t)OW);                        \
