@@ -128,9 +128,14 @@ static void test_depthwise(void)
         float *x = malloc(sizeof(float) * (size_t)n_in), *k = malloc(sizeof(float) * (size_t)n_k);
         float *ref = malloc(sizeof(float) * (size_t)n_out), *y = malloc(sizeof(float) * (size_t)n_out);
         REQUIRE(x && k && ref && y);
-        for (int64_t i = 0; i < n_in; i++) x[i] = frand();
-        for (int64_t i = 0; i < n_k; i++) k[i] = frand();
-        const float bias = frand();
+        /* every third plane: signed zeros and infinities, where adding the
+           padding's zeros or products would change the bits (-0 + 0 = +0,
+           Inf x 0 = NaN) */
+        static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, 1.0f, -2.0f};
+        const int sp = it % 3 == 1;
+        for (int64_t i = 0; i < n_in; i++) x[i] = sp ? special[irand(0, 5)] : frand();
+        for (int64_t i = 0; i < n_k; i++) k[i] = sp ? special[irand(0, 5) % 2 + 4 * irand(0, 1)] : frand();
+        const float bias = sp ? -0.0f : frand();
         for (int64_t oh = 0; oh < g.out[0]; oh++)
             for (int64_t ow = 0; ow < g.out[1]; ow++) {
                 float acc = bias;
