@@ -2,8 +2,10 @@
  * output plane (one input channel and its kernel), float and integer,
  * row by row: y = bias, then for each kernel tap the output positions whose
  * input falls inside the row (nq_window_row_range) add w[tap] * x in one
- * vectorizable loop (depthwise.c). Each is compiled once per ISA level and
- * run with the level the caller picks (an unavailable one: the generic). */
+ * vectorizable loop; small 2-D planes (up to 16 KiB a buffer) in the
+ * stride-phase form, one loop a tap over the whole plane, with the same
+ * sums (depthwise.c). Each is compiled once per ISA level and run with the
+ * level the caller picks (an unavailable one: the generic). */
 #ifndef NQ_KERNELS_DEPTHWISE_H
 #define NQ_KERNELS_DEPTHWISE_H
 
