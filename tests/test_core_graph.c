@@ -275,6 +275,94 @@ static void test_name_lookup(void)
     nq_graph_free(g);
 }
 
+/* Consumers by a scan, in graph order: what the index must answer. */
+static int scan_consumers(const nq_graph *g, int v, nq_node **out, int max)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+            if (g->nodes[i]->inputs[k] == v) {
+                if (count < max) out[count] = g->nodes[i];
+                count++;
+                break;
+            }
+    return count;
+}
+
+/* Every value's consumers agree with the scan, order included. */
+static int consumers_agree(const nq_graph *g)
+{
+    nq_node *a[8], *b[8];
+    for (int v = 0; v < g->n_values; v++) {
+        int na = nq_graph_consumers(g, v, a, 8), nb = scan_consumers(g, v, b, 8);
+        if (na != nb) return 0;
+        for (int i = 0; i < na && i < 8; i++)
+            if (a[i] != b[i]) return 0;
+    }
+    return 1;
+}
+
+static void test_consumer_index(void)
+{
+    nq_graph *g = nq_graph_create("uses");
+    int x = val(g, "x"), y = val(g, "y"), s = val(g, "s"), r = val(g, "r");
+    REQUIRE(nq_graph_add_input(g, x, NULL) == NQ_OK);
+    int xx[2] = {x, x};
+    nq_node *add = nq_graph_add_node(g, "Add", "add", 2, xx, 1, &y, NULL); /* x read twice */
+    nq_node *relu = nq_graph_add_node(g, "Relu", "relu", 1, &y, 1, &r, NULL);
+    int ys[2] = {y, r};
+    nq_node *sum = nq_graph_add_node(g, "Add", "sum", 2, ys, 1, &s, NULL);
+    REQUIRE(add && relu && sum && nq_graph_add_output(g, s, NULL) == NQ_OK);
+    nq_node *c[4];
+    CHECK(nq_graph_consumers(g, x, c, 4) == 1 && c[0] == add && nq_graph_use_count(g, x) == 2);
+    CHECK(nq_graph_consumers(g, y, c, 4) == 2 && c[0] == relu && c[1] == sum);
+    CHECK(nq_graph_consumers(g, s, c, 4) == 0 && nq_graph_use_count(g, s) == 0);
+    /* a node put before relu, on its edge, comes first among y's consumers */
+    nq_node *q = nq_graph_insert_on_edge(g, relu, 0, "Identity", "q", 0, NULL, NULL);
+    REQUIRE(q != NULL);
+    CHECK(nq_graph_consumers(g, y, c, 4) == 2 && c[0] == q && c[1] == sum);
+    nq_node *p = nq_graph_insert_after(g, r, "Identity", "p", 0, NULL, NULL);
+    REQUIRE(p != NULL);
+    CHECK(nq_graph_consumers(g, r, c, 4) == 1 && c[0] == p);
+    CHECK(consumers_agree(g));
+    CHECK_OK(nq_graph_validate(g, NULL));
+    /* inputs changed through the core */
+    CHECK_OK(nq_node_set_input(g, sum, 1, x));
+    CHECK(nq_graph_use_count(g, x) == 3 && nq_graph_consumers(g, p->outputs[0], NULL, 0) == 0);
+    CHECK(nq_node_set_input(g, sum, 2, x) == NQ_ERR_INVALID_ARG);
+    int three[3] = {x, y, -1};
+    CHECK_OK(nq_node_set_inputs(g, sum, 3, three, NULL));
+    CHECK(sum->n_inputs == 3 && consumers_agree(g));
+    CHECK_OK(nq_graph_validate(g, NULL));
+    /* by hand: a node that stops reading a value is noticed at once */
+    sum->inputs[0] = r;
+    CHECK(consumers_agree(g));
+    sum->inputs[0] = x;
+    /* one that starts reading one is not: validate says so, until the index is dropped */
+    CHECK(nq_graph_validate(g, NULL) != NQ_OK);
+    nq_graph_invalidate_uses(g);
+    CHECK_OK(nq_graph_validate(g, NULL));
+    CHECK(consumers_agree(g));
+    /* removal, compaction, reordering, clone */
+    CHECK_OK(nq_graph_remove_node(g, q, NULL));
+    nq_graph_delete_node(g, p);
+    CHECK(consumers_agree(g));
+    CHECK_OK(nq_graph_compact(g, NULL));
+    CHECK(consumers_agree(g));
+    nq_node *t = g->nodes[0];
+    memmove(&g->nodes[0], &g->nodes[1], sizeof(nq_node *) * (size_t)(g->n_nodes - 1));
+    g->nodes[g->n_nodes - 1] = t; /* moved by hand: positions are only hints */
+    CHECK(consumers_agree(g));
+    CHECK_OK(nq_graph_toposort(g, NULL));
+    CHECK(consumers_agree(g));
+    nq_graph *cl = NULL;
+    CHECK_OK(nq_graph_clone(g, &cl, NULL));
+    CHECK(cl != NULL && consumers_agree(cl));
+    nq_graph_free(cl);
+    CHECK_OK(nq_graph_validate(g, NULL));
+    nq_graph_free(g);
+}
+
 static void test_error_helpers(void)
 {
     nq_error err = {0};
@@ -293,6 +381,7 @@ int main(void)
     test_toposort_and_validate();
     test_rewrites();
     test_name_lookup();
+    test_consumer_index();
     test_error_helpers();
     TEST_MAIN_END();
 }

@@ -209,11 +209,13 @@ struct nq_node {
     char *domain;         /* "" for the default ONNX domain */
     int op;               /* nq_op_id resolved by nq_ops_resolve, -1 if unknown */
     int n_inputs;
-    int *inputs;          /* value indices; -1 marks an absent optional input */
+    int *inputs;          /* value indices; -1 marks an absent optional input; change
+                             them with nq_node_set_input(s) (the graph indexes them) */
     int n_outputs;
     int *outputs;         /* value indices; -1 marks an absent optional output */
     int n_attrs;
     nq_attr *attrs;
+    int pos;              /* private to the core: where the node last was in g->nodes */
 };
 
 typedef struct nq_opset {
@@ -242,6 +244,9 @@ typedef struct nq_graph {
     /* private to the core: name -> value / node hash indexes, kept by the
      * nq_graph_* functions (rename values and nodes through them too) */
     struct nq_name_index *value_names, *node_names;
+    /* private to the core: value -> consuming nodes, kept by the nq_graph_*
+     * and nq_node_set_input(s) functions */
+    struct nq_use_index *uses;
 } nq_graph;
 
 nq_graph *nq_graph_create(const char *name);
@@ -299,8 +304,17 @@ void nq_attr_clear(nq_attr *a);
 /* Sorts nodes so that every node comes after the producers of its inputs.
  * Fails (naming a node) on a cycle or on a value used but never defined. */
 nq_status nq_graph_toposort(nq_graph *g, nq_error *err);
-/* Nodes consuming value v: fills up to `max` pointers, returns the total count. */
+/* Nodes consuming value v, in graph order, each once: fills up to `max`
+ * pointers, returns the total count. Answered from an index that the
+ * nq_graph_* functions and nq_node_set_input(s) keep; after changing node
+ * inputs any other way, call nq_graph_invalidate_uses. */
 int nq_graph_consumers(const nq_graph *g, int v, nq_node **out, int max);
+/* Input k of n now reads value v (-1: absent); NQ_ERR_INVALID_ARG for a bad k or v. */
+nq_status nq_node_set_input(nq_graph *g, nq_node *n, int k, int v);
+/* Replaces all of n's inputs by ids[0..count). */
+nq_status nq_node_set_inputs(nq_graph *g, nq_node *n, int count, const int *ids, nq_error *err);
+/* Forgets the consumer index (rebuilt on the next query). */
+void nq_graph_invalidate_uses(nq_graph *g);
 /* Checks invariants: unique value names, producer links, defined inputs. */
 nq_status nq_graph_validate(const nq_graph *g, nq_error *err);
 

@@ -19,4 +19,14 @@ void nq_graph_swap_value_names(nq_graph *g, int a, int b);
 void nq_graph_set_node_name(nq_graph *g, nq_node *n, char *name); /* takes `name` */
 void nq_graph_unindex_node(nq_graph *g, nq_node *n);              /* before removing n */
 void nq_graph_reindex_values(nq_graph *g);                        /* after renumbering */
+/* The consumer index (use_index.c): edge changes that keep it right. */
+void nq_uses_link(nq_graph *g, nq_node *n);   /* n (new) reads its inputs */
+void nq_uses_unlink(nq_graph *g, nq_node *n); /* n stops reading them (removal) */
+void nq_uses_move(nq_graph *g, nq_node *n, int from, int to); /* one slot of n */
+void nq_uses_free(nq_graph *g);
+int nq_uses_consistent(const nq_graph *g); /* the index agrees with a scan (or is absent) */
+/* Input slots (of all nodes) reading v. */
+int nq_graph_use_count(const nq_graph *g, int v);
+/* n's index in g->nodes (-1 if absent), starting from its position hint. */
+int nq_graph_locate_node(const nq_graph *g, nq_node *n);
 #endif

@@ -123,6 +123,7 @@ void nq_graph_free(nq_graph *g)
     if (g->node_names) nq_name_index_clear(g->node_names);
     free(g->value_names);
     free(g->node_names);
+    nq_uses_free(g);
     free(g);
 }
 
@@ -321,9 +322,7 @@ nq_node *nq_graph_find_node(const nq_graph *g, const char *name)
 
 int nq_graph_node_index(const nq_graph *g, const nq_node *n)
 {
-    for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i] == n) return i;
-    return -1;
+    return nq_graph_locate_node(g, (nq_node *)n); /* only its position hint changes */
 }
 
 static int *copy_ids(int n, const int *ids)
@@ -382,8 +381,10 @@ nq_node *nq_graph_add_node(nq_graph *g, const char *op_type, const char *name,
         if (outputs[i] >= 0) g->values[outputs[i]]->producer = n;
     if (!nodes_indexed(g)) reindex_nodes(g);
     int indexed = nodes_indexed(g);
+    n->pos = g->n_nodes;
     g->nodes[g->n_nodes++] = n;
     if (indexed) nq_name_index_put(g->node_names, n->name, n, 0);
+    nq_uses_link(g, n);
     return n;
 }
 

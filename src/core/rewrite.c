@@ -7,10 +7,21 @@
 
 void nq_graph_replace_uses(nq_graph *g, int from, int to)
 {
-    for (int i = 0; i < g->n_nodes; i++) {
-        nq_node *n = g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] == from) n->inputs[k] = to;
+    const int count = nq_graph_consumers(g, from, NULL, 0);
+    nq_node **c = count > 0 ? malloc(sizeof(nq_node *) * (size_t)count) : NULL;
+    if (c != NULL) {
+        nq_graph_consumers(g, from, c, count);
+        for (int i = 0; i < count; i++)
+            for (int k = 0; k < c[i]->n_inputs; k++)
+                if (c[i]->inputs[k] == from) nq_node_set_input(g, c[i], k, to);
+        free(c);
+    } else if (count > 0) { /* out of memory: without the index */
+        nq_uses_free(g);
+        for (int i = 0; i < g->n_nodes; i++) {
+            nq_node *n = g->nodes[i];
+            for (int k = 0; k < n->n_inputs; k++)
+                if (n->inputs[k] == from) n->inputs[k] = to;
+        }
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] == from) {
@@ -61,6 +72,7 @@ nq_node *nq_graph_insert_after(nq_graph *g, int v, const char *op_type, const ch
     if (g->values[v]->producer != NULL) at = nq_graph_node_index(g, g->values[v]->producer) + 1;
     memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(nq_node *) * (size_t)(g->n_nodes - 1 - at));
     g->nodes[at] = n;
+    n->pos = at;
     return n;
 }
 
@@ -86,7 +98,7 @@ nq_node *nq_graph_insert_on_edge(nq_graph *g, nq_node *consumer, int input, cons
     nq_node *n = nq_graph_add_node(g, op_type, name, 1 + n_extra, ins, 1, &out, err);
     free(ins);
     if (n == NULL) return NULL;
-    consumer->inputs[input] = out;
+    nq_node_set_input(g, consumer, input, out);
     nq_value *vo = g->values[out], *vi = g->values[v];
     vo->dtype = vi->dtype;
     vo->ndim = vi->ndim;
@@ -94,6 +106,7 @@ nq_node *nq_graph_insert_on_edge(nq_graph *g, nq_node *consumer, int input, cons
     int at = nq_graph_node_index(g, consumer);
     memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(nq_node *) * (size_t)(g->n_nodes - 1 - at));
     g->nodes[at] = n;
+    n->pos = at;
     return n;
 }
 
@@ -105,6 +118,7 @@ void nq_graph_delete_node(nq_graph *g, nq_node *n)
         if (n->outputs[k] >= 0 && g->values[n->outputs[k]]->producer == n)
             g->values[n->outputs[k]]->producer = NULL;
     nq_graph_unindex_node(g, n);
+    nq_uses_unlink(g, n);
     memmove(&g->nodes[idx], &g->nodes[idx + 1], sizeof(nq_node *) * (size_t)(g->n_nodes - idx - 1));
     g->n_nodes--;
     nq_node_free_internal(n);
@@ -192,5 +206,6 @@ nq_status nq_graph_compact(nq_graph *g, nq_error *err)
     for (int i = 0; i < g->n_inputs; i++) g->inputs[i] = map[g->inputs[i]];
     for (int i = 0; i < g->n_outputs; i++) g->outputs[i] = map[g->outputs[i]];
     free(map);
+    nq_uses_free(g); /* keyed by the old value numbers */
     return NQ_OK;
 }

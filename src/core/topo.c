@@ -3,21 +3,7 @@
 #include <string.h>
 
 #include "nnquant/core.h"
-
-int nq_graph_consumers(const nq_graph *g, int v, nq_node **out, int max)
-{
-    int count = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const nq_node *n = g->nodes[i];
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] == v) {
-                if (count < max && out != NULL) out[count] = g->nodes[i];
-                count++;
-                break;
-            }
-    }
-    return count;
-}
+#include "core/core_internal.h"
 
 /* Kahn's algorithm keeping the original order among ready nodes (stable). */
 nq_status nq_graph_toposort(nq_graph *g, nq_error *err)
@@ -119,6 +105,10 @@ nq_status nq_graph_validate(const nq_graph *g, nq_error *err)
                                     n->name, n->op_type, val->name);
         }
     }
+    if (!nq_uses_consistent(g))
+        return nq_error_set(err, NQ_ERR_INTERNAL,
+                            "the consumer index disagrees with the node inputs: an input was changed "
+                            "without nq_node_set_input (call nq_graph_invalidate_uses after such edits)");
     for (int i = 0; i < g->n_outputs; i++) {
         const nq_value *val = g->values[g->outputs[i]];
         if (val->producer == NULL && val->init == NULL && !val->is_input)

@@ -122,11 +122,8 @@ static nq_status fold_batchnorm(nq_graph *g, nq_node *bn, int *folded, nq_error 
             nq_tensor_free(&t);
             return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
         }
-        int *ins = realloc(a->inputs, sizeof(int) * 3);
-        if (ins == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
-        a->inputs = ins;
-        a->inputs[2] = bv;
-        a->n_inputs = 3;
+        const int ins[3] = {a->inputs[0], a->inputs[1], bv};
+        if ((s = nq_node_set_inputs(g, a, 3, ins, err)) != NQ_OK) return s;
         b = g->values[bv]->init;
     }
     for (int64_t c = 0; c < p.channels; c++) {
@@ -176,6 +173,7 @@ static nq_status rewrite_gap(nq_graph *g, nq_node *n, nq_error *err)
     /* keep the topological order: move the new node to the old one's place */
     memmove(&g->nodes[idx + 1], &g->nodes[idx], sizeof(nq_node *) * (size_t)(g->n_nodes - 1 - idx));
     g->nodes[idx] = r;
+    r->pos = idx;
     r->op = NQ_OP_ReduceSum;
     if (nq_node_set_int(r, "keepdims", 1) != NQ_OK) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
     if (nq_graph_opset(g, "") < 13 && nq_graph_set_opset(g, "", 13, err) != NQ_OK) return NQ_ERR_NOMEM;

@@ -153,10 +153,7 @@ nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err
         return NULL;
     }
     int v = n->inputs[input];
-    int uses = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        for (int k = 0; k < g->nodes[i]->n_inputs; k++) uses += g->nodes[i]->inputs[k] == v;
-    if (uses == 1 && !g->values[v]->is_output) return g->values[v]->init;
+    if (nq_graph_use_count(g, v) == 1 && !g->values[v]->is_output) return g->values[v]->init;
     nq_tensor copy;
     if (nq_tensor_copy(&copy, g->values[v]->init, err) != NQ_OK) return NULL;
     char *name = nq_graph_unique_name(g, g->values[v]->name);
@@ -166,7 +163,7 @@ nq_tensor *nq_ptq_private_init(nq_graph *g, nq_node *n, int input, nq_error *err
         nq_tensor_free(&copy);
         return NULL;
     }
-    n->inputs[input] = nv;
+    nq_node_set_input(g, n, input, nv);
     return g->values[nv]->init;
 }
 

@@ -56,10 +56,9 @@ nq_status nq_qat_to_quantizer(nq_graph *g, nq_node *q, const char *role, float s
     if (s == NQ_OK) s = set_str(&q->domain, NQ_DOMAIN, err);
     if (s != NQ_OK) return s;
     q->op = NQ_OP_Quantizer;
-    for (int k = 2; k < q->n_inputs; k++) q->inputs[k] = -1;
     if (q->n_inputs < 2) return nq_error_set(err, NQ_ERR_INTERNAL, "node '%s': no second input", q->name);
-    q->n_inputs = 2;
-    q->inputs[1] = sc;
+    const int ins[2] = {q->inputs[0], sc};
+    if ((s = nq_node_set_inputs(g, q, 2, ins, err)) != NQ_OK) return s;
     while (q->n_attrs > 0) nq_node_remove_attr(q, q->attrs[0].name);
     const char *src = g->values[q->inputs[0]]->name;
     if (nq_node_set_string(q, NQ_ATTR_ROLE, role) != NQ_OK || nq_node_set_int(q, "round", 0) != NQ_OK ||

@@ -119,7 +119,7 @@ static nq_status lsq_join(nq_graph *g, nq_node *j, int bits, nq_error *err)
         if (v < 0 || g->values[v]->init != NULL) continue;
         nq_node *p = g->values[v]->producer;
         if (is_lsq(p) && nq_ptq_single_consumer(g, v) == j) {
-            p->inputs[1] = step;
+            nq_node_set_input(g, p, 1, step);
             int64_t range[2] = {-hi, hi};
             if (nq_node_set_ints(p, "range", 2, range) != NQ_OK) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
         } else if (add_lsq(g, v, j, k, step, -hi, hi, "branch", err) == NULL) {

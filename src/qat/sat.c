@@ -391,8 +391,8 @@ static nq_status convert_cgpact(nq_graph *g, nq_node *q, nq_error *err)
     if (s != NQ_OK || r == NULL || r->op != NQ_OP_Relu || nq_ptq_single_consumer(g, r->outputs[0]) != q) return s;
     int x = r->inputs[0], ro = r->outputs[0], qo = q->outputs[0];
     nq_graph_replace_uses(g, qo, ro);
-    q->inputs[0] = x;
-    r->inputs[0] = qo;
+    nq_node_set_input(g, q, 0, x);
+    nq_node_set_input(g, r, 0, qo);
     return NQ_OK;
 }
 
