@@ -363,6 +363,35 @@ static void test_consumer_index(void)
     nq_graph_free(g);
 }
 
+static void test_unique_names(void)
+{
+    nq_graph *g = nq_graph_create("unique");
+    char name[32], *u = nq_graph_unique_name(g, "a");
+    CHECK(u != NULL && strcmp(u, "a") == 0);
+    free(u);
+    val(g, "a");
+    for (int k = 1; k <= 99; k++) {
+        snprintf(name, sizeof name, "a_%d", k);
+        val(g, name);
+    }
+    u = nq_graph_unique_name(g, "a"); /* the next of a contiguous run, as counting would give */
+    CHECK(u != NULL && strcmp(u, "a_100") == 0);
+    free(u);
+    /* scattered suffixes: whatever it picks is free and has the prefix */
+    for (int k = 150; k < 4000; k += 7) {
+        snprintf(name, sizeof name, "a_%d", k);
+        val(g, name);
+    }
+    for (int i = 0; i < 50; i++) {
+        u = nq_graph_unique_name(g, "a");
+        REQUIRE(u != NULL);
+        CHECK(strncmp(u, "a_", 2) == 0 && nq_graph_find_value(g, u) < 0 && nq_graph_find_node(g, u) == NULL);
+        val(g, u);
+        free(u);
+    }
+    nq_graph_free(g);
+}
+
 static void test_error_helpers(void)
 {
     nq_error err = {0};
@@ -382,6 +411,7 @@ int main(void)
     test_rewrites();
     test_name_lookup();
     test_consumer_index();
+    test_unique_names();
     test_error_helpers();
     TEST_MAIN_END();
 }

@@ -221,6 +221,17 @@ void nq_graph_unindex_node(nq_graph *g, nq_node *n)
     nq_name_index_remove(g->node_names, n->name, n);
 }
 
+static int name_taken(const nq_graph *g, const char *name)
+{
+    return nq_graph_find_value(g, name) >= 0 || nq_graph_find_node(g, name) != NULL;
+}
+
+static int suffix_taken(const nq_graph *g, char *buf, size_t len, const char *prefix, long k)
+{
+    snprintf(buf, len, "%s_%ld", prefix, k);
+    return name_taken(g, buf);
+}
+
 char *nq_graph_unique_name(const nq_graph *g, const char *prefix)
 {
     if (prefix == NULL || prefix[0] == '\0') prefix = "v";
@@ -228,8 +239,18 @@ char *nq_graph_unique_name(const nq_graph *g, const char *prefix)
     char *buf = malloc(len);
     if (buf == NULL) return NULL;
     snprintf(buf, len, "%s", prefix);
-    for (long k = 1; nq_graph_find_value(g, buf) >= 0 || nq_graph_find_node(g, buf) != NULL; k++)
-        snprintf(buf, len, "%s_%ld", prefix, k);
+    if (!name_taken(g, buf)) return buf;
+    /* The suffixes in use are usually 1..m: double up to a free one, then
+     * bisect to a free one right after a taken one (m + 1, as a count from 1
+     * would find, in O(log m) lookups instead of m). */
+    long lo = 0, hi = 1; /* lo: 0 or a taken suffix; hi: the candidate */
+    while (suffix_taken(g, buf, len, prefix, hi)) lo = hi, hi *= 2;
+    while (hi - lo > 1) {
+        long mid = lo + (hi - lo) / 2;
+        if (suffix_taken(g, buf, len, prefix, mid)) lo = mid;
+        else hi = mid;
+    }
+    snprintf(buf, len, "%s_%ld", prefix, hi);
     return buf;
 }
 
