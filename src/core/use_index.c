@@ -9,6 +9,7 @@
  * the query scans. An input set by hand to a new value cannot be seen that
  * way: nq_graph_validate compares the index with a scan. Out of memory,
  * the index is dropped too: queries scan until it can be built again. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,13 +152,11 @@ static int consumers(const nq_graph *cg, int v, nq_node **out, int max, int *slo
     if (l->n > 1) qsort(l->nodes, (size_t)l->n, sizeof(nq_node *), by_pos);
     int count = 0;
     *slots = l->n;
-    for (int i = 0; i < l->n; i++) {
+    for (int i = 0, j; i < l->n; i = j) { /* a node's entries are adjacent now */
         nq_node *n = l->nodes[i];
-        if (i > 0 && l->nodes[i - 1] == n) continue;
+        for (j = i + 1; j < l->n && l->nodes[j] == n;) j++;
         int reads = 0;
         for (int k = 0; k < n->n_inputs; k++) reads += n->inputs[k] == v;
-        int j = i + 1;
-        while (j < l->n && l->nodes[j] == n) j++;
         if (reads != j - i) { /* an input changed by hand: stale */
             nq_uses_free(g);
             return scan_consumers(g, v, out, max, slots);
@@ -183,7 +182,7 @@ int nq_graph_use_count(const nq_graph *g, int v)
 
 static int by_addr(const void *a, const void *b)
 {
-    const nq_node *x = *(nq_node *const *)a, *y = *(nq_node *const *)b;
+    const uintptr_t x = (uintptr_t)*(nq_node *const *)a, y = (uintptr_t)*(nq_node *const *)b;
     return (x > y) - (x < y);
 }
 
