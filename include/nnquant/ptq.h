@@ -117,7 +117,8 @@ typedef enum nq_ptq_support {
     NQ_PTQ_SUPPORT_INTEGER = 0,  /* runs in integers after quantization */
     NQ_PTQ_SUPPORT_FOLDED,       /* folded or removed by prepare_network */
     NQ_PTQ_SUPPORT_REWRITTEN,    /* rewritten by prepare_network into integer-friendly nodes */
-    NQ_PTQ_SUPPORT_NONE          /* PTQ cannot handle it: quantization fails */
+    NQ_PTQ_SUPPORT_NONE,         /* PTQ cannot handle it: quantization fails */
+    NQ_PTQ_SUPPORT_FLOAT         /* stays in float: dequantized before, quantized again after */
 } nq_ptq_support;
 typedef struct nq_report_entry {
     const nq_node *node;        /* points into the graph */

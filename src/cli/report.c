@@ -13,8 +13,9 @@ int nq_cli_report(int argc, char **argv)
     const char *pos[1];
     nq_cmd_spec spec = {"nnquant report MODEL [--json]",
                         "Quantizability report: for every node, whether post-training quantization runs it\n"
-                        "in integers, folds or rewrites it, or cannot handle it. Exit code 0 when the whole\n"
-                        "model can be quantized, 1 otherwise.",
+                        "in integers, folds or rewrites it, keeps it in float (Sigmoid, Softmax, ...: its\n"
+                        "input dequantized, its output quantized again where integer nodes read it), or\n"
+                        "cannot handle it. Exit code 0 when the whole model can be quantized, 1 otherwise.",
                         1, pos, opts, 1, NULL};
     int r = nq_args_parse(&spec, argc, argv);
     if (r) return r < 0 ? NQ_EXIT_OK : NQ_EXIT_USAGE;

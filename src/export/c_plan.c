@@ -247,8 +247,10 @@ static nq_status plan_requant(cx_ctx *c)
     const cx_store *ys = store_of(y->dtype);
     if (ys == NULL)
         return nq_kctx_fail(&c->k, NQ_ERR_UNSUPPORTED,
-                            "integer -> %s Quantizer inside the graph (dequantization is "
-                            "exported only at the outputs)", nq_dtype_name(y->dtype));
+                            "integer -> %s Quantizer inside the graph: the layers after it run "
+                            "in float (a Sigmoid, Softmax, ... or a node tagged float32), which "
+                            "integer C cannot hold (dequantization is exported only at the outputs)",
+                            nq_dtype_name(y->dtype));
     if (!is_const(sc) || sc->dtype != NQ_DTYPE_FLOAT32 || sc->ndim > 1)
         return nq_kctx_fail(&c->k, NQ_ERR_UNSUPPORTED, "scale must be a float32 constant");
     const int64_t ns = nq_tensor_numel(sc->init);

@@ -91,6 +91,11 @@ nq_status nq_normalize_activations(nq_graph *g, const nq_ranges *ranges, nq_erro
         double ux = x >= 0 ? unit[x] : 1.0;
         switch (nq_ptq_kind_of(n)) {
         case NQ_PTQ_QUANTIZER: {
+            if (nq_ptq_is_island(n)) { /* before a float node: back to real values */
+                nq_ptq_scale_mul(g, n, ux);
+                unit[y] = 1.0;
+                break;
+            }
             if (!nq_ptq_is_scaling(n)) break; /* weight/bias quantizers: constants */
             if (y >= ranges->n || !ranges->valid[y]) {
                 s = nq_error_set(err, NQ_ERR_INVALID_ARG, "scaling node '%s' has no range: run compute_ranges first",
@@ -127,6 +132,7 @@ nq_status nq_normalize_activations(nq_graph *g, const nq_ranges *ranges, nq_erro
         case NQ_PTQ_SUM:
         case NQ_PTQ_JOIN:
         case NQ_PTQ_PASS:
+        case NQ_PTQ_FLOAT: /* real values in, real values out */
             for (int k = 0; k < n->n_outputs; k++)
                 if (n->outputs[k] >= 0) unit[n->outputs[k]] = ux;
             break;

@@ -14,7 +14,10 @@ typedef enum nq_ptq_kind {
     NQ_PTQ_JOIN,        /* Add, Concat: inputs must share one scale */
     NQ_PTQ_PASS,        /* scale-equivariant: Relu, MaxPool, Flatten, ... */
     NQ_PTQ_CLIP,        /* Clip: bounds follow the scale */
-    NQ_PTQ_QUANTIZER    /* a Quantizer node */
+    NQ_PTQ_QUANTIZER,   /* a Quantizer node */
+    NQ_PTQ_FLOAT        /* Sigmoid, Softmax, ...: no integer form, kept in float between
+                           an island Quantizer (integers to float) and an input-role
+                           one (float to integers, where integer nodes read it) */
 } nq_ptq_kind;
 
 nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
@@ -32,7 +35,9 @@ nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
 #define NQ_ROLE_COMPENSATION "compensation"
 #define NQ_ROLE_WIDEN "widen"
 /* A float island (an affine node tagged float32, cast.c): the Quantizer of
- * scale 1 that turns its integer input into float once cast. */
+ * scale 1 that turns its integer input into float once cast; before a
+ * NQ_PTQ_FLOAT node, the Quantizer (scale unit / integer factor) that turns
+ * its integer input back into real values. */
 #define NQ_ROLE_ISLAND "island"
 /* Name of the float value a PTQ Quantizer quantizes, as it was in the
  * float model (compare matches layers by it). */
@@ -40,6 +45,10 @@ nq_ptq_kind nq_ptq_kind_of(const nq_node *n);
 
 const char *nq_ptq_role(const nq_node *n);    /* NULL if not a PTQ Quantizer */
 int nq_ptq_is_scaling(const nq_node *n);      /* input, scaling or branch role */
+int nq_ptq_is_island(const nq_node *n);       /* island role */
+/* 1 if the output of NQ_PTQ_FLOAT node n is quantized again: some node
+ * other than a float one reads it (else it stays in float). */
+int nq_ptq_float_output_requantized(const nq_graph *g, const nq_node *n);
 
 /* Inserts Quantizer(scale) after value v with the given role; the scale is
  * a new float32 initializer (scalar). Returns the node or NULL. */

@@ -53,6 +53,21 @@ static nq_status quantize_scaling(nq_graph *g, nq_node *q, const nq_ranges *r, i
     return set_quantizer(q, !no_quant, is_unsigned ? 0 : -qa, qa, is_unsigned ? unsigned_of(t) : t);
 }
 
+/* The island before a float node: integers (factor f) to real values,
+ * unrounded float32 (its scale holds the unit from normalize_activations). */
+static nq_status quantize_island(nq_graph *g, nq_node *q, double *f)
+{
+    nq_ptq_scale_mul(g, q, 1.0 / f[q->inputs[0]]);
+    f[q->outputs[0]] = 1.0;
+    nq_status s = set_quantizer(q, 0, 0, 0, NQ_DTYPE_FLOAT32);
+    (void)nq_node_remove_attr(q, "clip_min");
+    (void)nq_node_remove_attr(q, "clip_max");
+    if (s == NQ_OK && (nq_node_set_string(q, "to", "float32") != NQ_OK ||
+                       nq_node_set_string(q, NQ_ATTR_PRECISION, "float32") != NQ_OK))
+        s = NQ_ERR_NOMEM;
+    return s;
+}
+
 static nq_status quantize_affine(nq_graph *g, nq_node *n, int no_quant, double *f, nq_error *err)
 {
     nq_affine_params p;
@@ -153,6 +168,7 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
         switch (nq_ptq_kind_of(n)) {
         case NQ_PTQ_QUANTIZER:
             if (nq_ptq_is_scaling(n)) s = quantize_scaling(g, n, ranges, no_quant, optimize_signs, f);
+            else if (nq_ptq_is_island(n)) s = quantize_island(g, n, f);
             break;
         case NQ_PTQ_AFFINE:
             s = quantize_affine(g, n, no_quant, f, err);
@@ -165,6 +181,7 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
             /* fall through */
         case NQ_PTQ_SUM:
         case NQ_PTQ_PASS:
+        case NQ_PTQ_FLOAT:
             for (int k = 0; k < n->n_outputs; k++)
                 if (n->outputs[k] >= 0) f[n->outputs[k]] = f[x];
             break;
@@ -193,10 +210,22 @@ static const nq_node *scaling_upstream(const nq_graph *g, int v)
     return NULL;
 }
 
+/* 1 if v is a float node's output, through scale-equivariant nodes. */
+static int float_upstream(const nq_graph *g, int v)
+{
+    for (const nq_node *p = g->values[v]->producer; p != NULL; p = g->values[p->inputs[0]]->producer) {
+        nq_ptq_kind k = nq_ptq_kind_of(p);
+        if (k == NQ_PTQ_FLOAT) return 1;
+        if ((k != NQ_PTQ_PASS && k != NQ_PTQ_CLIP) || p->n_inputs < 1 || p->inputs[0] < 0) return 0;
+    }
+    return 0;
+}
+
 nq_status nq_perform_dequantization(nq_graph *g, nq_error *err)
 {
     for (int i = 0; i < g->n_outputs; i++) {
         int v = g->outputs[i];
+        if (float_upstream(g, v)) continue; /* already float */
         const nq_node *s = scaling_upstream(g, v);
         if (s == NULL || nq_node_attr(s, NQ_ATTR_DEQUANT) == NULL)
             return nq_error_set(err, NQ_ERR_INVALID_ARG,

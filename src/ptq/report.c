@@ -8,6 +8,7 @@ static const char *const support_names[] = {
     [NQ_PTQ_SUPPORT_FOLDED] = "folded",
     [NQ_PTQ_SUPPORT_REWRITTEN] = "rewritten",
     [NQ_PTQ_SUPPORT_NONE] = "unsupported",
+    [NQ_PTQ_SUPPORT_FLOAT] = "float",
 };
 
 const char *nq_ptq_support_name(nq_ptq_support s)
@@ -17,14 +18,17 @@ const char *nq_ptq_support_name(nq_ptq_support s)
 
 static const struct {
     nq_ptq_kind kind;
+    nq_ptq_support support;
     const char *note;
 } kind_notes[] = {
-    {NQ_PTQ_AFFINE, "integer weights and bias, int32 accumulator, then a scaling node"},
-    {NQ_PTQ_SUM, "integer sum, then a scaling node"},
-    {NQ_PTQ_JOIN, "branches rescaled to a common scale (maximum), then a scaling node"},
-    {NQ_PTQ_PASS, "runs on integers unchanged"},
-    {NQ_PTQ_CLIP, "bounds rescaled to the integer domain"},
-    {NQ_PTQ_QUANTIZER, "already a quantizer"},
+    {NQ_PTQ_AFFINE, NQ_PTQ_SUPPORT_INTEGER, "integer weights and bias, int32 accumulator, then a scaling node"},
+    {NQ_PTQ_SUM, NQ_PTQ_SUPPORT_INTEGER, "integer sum, then a scaling node"},
+    {NQ_PTQ_JOIN, NQ_PTQ_SUPPORT_INTEGER, "branches rescaled to a common scale (maximum), then a scaling node"},
+    {NQ_PTQ_PASS, NQ_PTQ_SUPPORT_INTEGER, "runs on integers unchanged"},
+    {NQ_PTQ_CLIP, NQ_PTQ_SUPPORT_INTEGER, "bounds rescaled to the integer domain"},
+    {NQ_PTQ_QUANTIZER, NQ_PTQ_SUPPORT_INTEGER, "already a quantizer"},
+    {NQ_PTQ_FLOAT, NQ_PTQ_SUPPORT_FLOAT,
+     "no integer form: runs in float, its input dequantized, its output quantized again where integer nodes read it"},
 };
 
 static const struct {
@@ -56,7 +60,7 @@ int nq_quantizability_report(const nq_graph *g, nq_report_entry *entries)
         nq_ptq_kind kind = nq_ptq_kind_of(n);
         for (size_t k = 0; k < sizeof kind_notes / sizeof kind_notes[0]; k++)
             if (kind_notes[k].kind == kind) {
-                e->support = NQ_PTQ_SUPPORT_INTEGER;
+                e->support = kind_notes[k].support;
                 e->note = kind_notes[k].note;
             }
         bad += e->support == NQ_PTQ_SUPPORT_NONE;

@@ -23,6 +23,25 @@ static int followed_by_scaling(const nq_graph *g, int v)
     return 1;
 }
 
+/* A node kept in float (NQ_PTQ_FLOAT) reads real values: an island
+ * Quantizer on its input edge turns integers back into them, unless
+ * another float node produces it. Its output is quantized again like a
+ * graph input, where a node other than a float one reads it; read only by
+ * float nodes and graph outputs, it stays in float (a Softmax at the end
+ * gives float probabilities, not 8-bit ones). */
+static nq_status float_node(nq_graph *g, nq_node *n, nq_error *err)
+{
+    int x = n->inputs[0], y = n->outputs[0];
+    const nq_node *p = x >= 0 ? g->values[x]->producer : NULL;
+    if (x >= 0 && g->values[x]->init == NULL && !(p != NULL && nq_ptq_kind_of(p) == NQ_PTQ_FLOAT) &&
+        nq_ptq_insert_quantizer_on(g, x, n, 0, NQ_ROLE_ISLAND, 1.0f, err) == NULL)
+        return err ? err->code : NQ_ERR_NOMEM;
+    if (nq_ptq_float_output_requantized(g, n) && !followed_by_scaling(g, y) &&
+        nq_ptq_insert_quantizer(g, y, NQ_ROLE_INPUT, 1.0f, err) == NULL)
+        return err ? err->code : NQ_ERR_NOMEM;
+    return NQ_OK;
+}
+
 nq_status nq_insert_scaling_nodes(nq_graph *g, int channel_wise, nq_error *err)
 {
     (void)channel_wise; /* per-channel scales are created by normalize_parameters */
@@ -63,6 +82,7 @@ nq_status nq_insert_scaling_nodes(nq_graph *g, int channel_wise, nq_error *err)
             !followed_by_scaling(g, n->outputs[0]) &&
             nq_ptq_insert_quantizer(g, n->outputs[0], NQ_ROLE_SCALING, 1.0f, err) == NULL)
             s = err ? err->code : NQ_ERR_NOMEM;
+        if (s == NQ_OK && k == NQ_PTQ_FLOAT) s = float_node(g, n, err);
     }
     free(nodes);
     return s;

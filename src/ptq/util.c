@@ -17,6 +17,10 @@ static const nq_ptq_kind kinds[NQ_OP_COUNT] = {
     [NQ_OP_Squeeze] = NQ_PTQ_PASS,     [NQ_OP_Unsqueeze] = NQ_PTQ_PASS,
     [NQ_OP_Identity] = NQ_PTQ_PASS,    [NQ_OP_Dropout] = NQ_PTQ_PASS,
     [NQ_OP_Clip] = NQ_PTQ_CLIP,        [NQ_OP_Quantizer] = NQ_PTQ_QUANTIZER,
+    [NQ_OP_Sigmoid] = NQ_PTQ_FLOAT,    [NQ_OP_Tanh] = NQ_PTQ_FLOAT,
+    [NQ_OP_HardSigmoid] = NQ_PTQ_FLOAT, [NQ_OP_HardSwish] = NQ_PTQ_FLOAT,
+    [NQ_OP_Softmax] = NQ_PTQ_FLOAT,    [NQ_OP_LogSoftmax] = NQ_PTQ_FLOAT,
+    [NQ_OP_Sqrt] = NQ_PTQ_FLOAT,       [NQ_OP_Erf] = NQ_PTQ_FLOAT,
 };
 
 nq_ptq_kind nq_ptq_kind_of(const nq_node *n)
@@ -29,6 +33,20 @@ const char *nq_ptq_role(const nq_node *n)
 {
     if (strcmp(n->op_type, "Quantizer") != 0) return NULL;
     return nq_node_attr_string(n, NQ_ATTR_ROLE, NULL);
+}
+
+int nq_ptq_float_output_requantized(const nq_graph *g, const nq_node *n)
+{
+    nq_node *c[16];
+    int nc = nq_graph_consumers(g, n->outputs[0], c, 16), reader = nc > 16;
+    for (int i = 0; i < nc && i < 16; i++) reader |= nq_ptq_kind_of(c[i]) != NQ_PTQ_FLOAT;
+    return reader;
+}
+
+int nq_ptq_is_island(const nq_node *n)
+{
+    const char *r = nq_ptq_role(n);
+    return r != NULL && strcmp(r, NQ_ROLE_ISLAND) == 0;
 }
 
 int nq_ptq_is_scaling(const nq_node *n)

@@ -165,6 +165,8 @@ nq_status nq_qat_lsq_points(nq_graph *g, int nb_bits, int weights, nq_error *err
         } else if (n->op == NQ_OP_Add || n->op == NQ_OP_Concat || n->op == NQ_OP_ReduceSum ||
                    n->op == NQ_OP_GlobalAveragePool) {
             s = lsq_point(g, point_of(g, n), nb_bits, "scaling", relu, err);
+        } else if (nq_ptq_kind_of(n) == NQ_PTQ_FLOAT && nq_ptq_float_output_requantized(g, n)) {
+            s = lsq_point(g, n->outputs[0], nb_bits, "input", relu, err); /* float again: as an input */
         }
     }
     for (int i = 0; i < count && s == NQ_OK; i++)
