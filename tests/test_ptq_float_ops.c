@@ -19,6 +19,7 @@
 #include "nnquant/ptq.h"
 #include "nnquant/run.h"
 #include "nqtest.h"
+#include "ptq_testutil.h"
 
 #define FM "/usr/share/datasets/fashion-mnist/"
 
@@ -68,22 +69,6 @@ static nq_graph *quantize(const nq_dataset *calib, int fake, int single_shift)
     return g;
 }
 
-static void run(const nq_graph *g, const nq_dataset *d, nq_tensor *out)
-{
-    nq_session *s = NULL;
-    nq_error err = {0};
-    REQUIRE(nq_session_create(g, NULL, &s, &err) == NQ_OK);
-    nq_tensor x;
-    const nq_value *in = g->values[g->inputs[0]];
-    REQUIRE(nq_dataset_batch(d, 0, d->n, in->ndim, in->dims, &x, &err) == NQ_OK);
-    if (nq_session_run(s, &x, 1, out, 1, &err) != NQ_OK) {
-        fprintf(stderr, "run: %s\n", err.msg);
-        REQUIRE(0);
-    }
-    nq_tensor_free(&x);
-    nq_session_free(s);
-}
-
 /* Images on which a and b pick the same class; *maxd: largest |a - b|. */
 static int64_t same_class(const nq_tensor *a, const nq_tensor *b, double *maxd)
 {
@@ -125,7 +110,7 @@ int main(void)
     CHECK(nq_check_architecture(bad, &err) == NQ_ERR_UNSUPPORTED && strstr(err.msg, "'/Relu_1' (LeakyRelu)") != NULL);
     nq_graph_free(bad);
     nq_tensor yflt;
-    run(flt, test, &yflt);
+    run_graph(flt, test, &yflt);
 
     for (int ss = 0; ss <= 1; ss++) {
         nq_graph *q = quantize(calib, 0, ss), *f = quantize(calib, 1, ss);
@@ -145,8 +130,8 @@ int main(void)
         CHECK(q->values[sm->inputs[0]]->dtype == NQ_DTYPE_FLOAT32 && q->values[q->outputs[0]]->dtype == NQ_DTYPE_FLOAT32 &&
               q->values[q->outputs[0]]->producer == sm); /* the probabilities stay float */
         nq_tensor yq, yf;
-        run(q, test, &yq);
-        run(f, test, &yf);
+        run_graph(q, test, &yq);
+        run_graph(f, test, &yf);
         double d_fake, d_float;
         int64_t vs_fake = same_class(&yq, &yf, &d_fake), vs_float = same_class(&yq, &yflt, &d_float);
         printf("single shift %d: integer vs fake %lld/%lld (max |diff| %g), vs float %lld/%lld (max |diff| %g)\n", ss,

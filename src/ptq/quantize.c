@@ -33,6 +33,15 @@ static nq_status set_quantizer(nq_node *q, int round, double lo, double hi, nq_d
     return NQ_OK;
 }
 
+/* A Quantizer that neither rounds nor clips, to float32. */
+static nq_status set_float(nq_node *q)
+{
+    nq_status s = set_quantizer(q, 0, 0, 0, NQ_DTYPE_FLOAT32);
+    (void)nq_node_remove_attr(q, "clip_min");
+    (void)nq_node_remove_attr(q, "clip_max");
+    return s;
+}
+
 static nq_status quantize_scaling(nq_graph *g, nq_node *q, const nq_ranges *r, int no_quant, int optimize_signs,
                                   double *f)
 {
@@ -59,9 +68,7 @@ static nq_status quantize_island(nq_graph *g, nq_node *q, double *f)
 {
     nq_ptq_scale_mul(g, q, 1.0 / f[q->inputs[0]]);
     f[q->outputs[0]] = 1.0;
-    nq_status s = set_quantizer(q, 0, 0, 0, NQ_DTYPE_FLOAT32);
-    (void)nq_node_remove_attr(q, "clip_min");
-    (void)nq_node_remove_attr(q, "clip_max");
+    nq_status s = set_float(q);
     if (s == NQ_OK && (nq_node_set_string(q, "to", "float32") != NQ_OK ||
                        nq_node_set_string(q, NQ_ATTR_PRECISION, "float32") != NQ_OK))
         s = NQ_ERR_NOMEM;
@@ -86,9 +93,7 @@ static nq_status quantize_affine(nq_graph *g, nq_node *n, int no_quant, double *
     double bmax = 0;
     if (bq != NULL && island) {
         nq_ptq_scale_mul(g, bq, qw * fx);
-        if ((s = set_quantizer(bq, 0, -HUGE_VAL, HUGE_VAL, NQ_DTYPE_FLOAT32)) != NQ_OK) return s;
-        (void)nq_node_remove_attr(bq, "clip_min");
-        (void)nq_node_remove_attr(bq, "clip_max");
+        if ((s = set_float(bq)) != NQ_OK) return s;
     } else if (bq != NULL) {
         nq_dtype tb = nq_ptq_precision(bq, NQ_DTYPE_INT32);
         int64_t lo = 0, hi = 0;
