@@ -104,6 +104,26 @@ static inline nq_graph *residual_graph(const char *name, uint64_t seed, const fl
     return g;
 }
 
+/* ---- data ---- */
+
+#define NQ_TEST_FM "/usr/share/datasets/fashion-mnist/"
+
+/* The first n_calib training and n_test test images of Fashion-MNIST, x/255
+ * (no labels); 0 when the dataset is not installed (the test then skips). */
+static inline int load_fmnist(int64_t n_calib, int64_t n_test, nq_dataset **calib, nq_dataset **test)
+{
+    nq_preprocess p;
+    nq_preprocess_default(&p);
+    p.scale = 0.00392156862745098f;
+    nq_error err = {0};
+    if (nq_dataset_load(NQ_TEST_FM "train-images-idx3-ubyte.gz", NULL, &p, n_calib, calib, &err) != NQ_OK ||
+        nq_dataset_load(NQ_TEST_FM "t10k-images-idx3-ubyte.gz", NULL, &p, n_test, test, &err) != NQ_OK) {
+        printf("skip: Fashion-MNIST not installed (%s)\n", err.msg);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- running ---- */
 
 /* Runs g on the whole dataset in one batch; *y: the output (caller frees). */

@@ -21,7 +21,6 @@
 #include "nqtest.h"
 #include "ptq_testutil.h"
 
-#define FM "/usr/share/datasets/fashion-mnist/"
 
 /* Node `name` of g becomes an `op` node (same inputs and outputs). */
 static void retype(nq_graph *g, const char *name, const char *op)
@@ -85,16 +84,9 @@ static int64_t same_class(const nq_tensor *a, const nq_tensor *b, double *maxd)
 
 int main(void)
 {
-    nq_preprocess p;
-    nq_preprocess_default(&p);
-    p.scale = 0.00392156862745098f;
     nq_dataset *calib = NULL, *test = NULL;
     nq_error err = {0};
-    if (nq_dataset_load(FM "train-images-idx3-ubyte.gz", NULL, &p, 200, &calib, &err) != NQ_OK ||
-        nq_dataset_load(FM "t10k-images-idx3-ubyte.gz", NULL, &p, 200, &test, &err) != NQ_OK) {
-        printf("skip: Fashion-MNIST not installed (%s)\n", err.msg);
-        return 0;
-    }
+    if (!load_fmnist(200, 200, &calib, &test)) return 0;
     nq_graph *flt = model();
     nq_report_entry e[64];
     REQUIRE(flt->n_nodes <= 64);

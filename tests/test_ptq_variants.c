@@ -14,8 +14,8 @@
 #include "nnquant/ptq.h"
 #include "nnquant/run.h"
 #include "nqtest.h"
+#include "ptq_testutil.h"
 
-#define FM "/usr/share/datasets/fashion-mnist/"
 #define ISLAND "/conv2/Conv"
 
 /* node != NULL: keep it in float; bits16: W16A16 with int64 biases */
@@ -104,16 +104,9 @@ static void test_int16(const nq_dataset *calib, const nq_dataset *test)
 
 int main(void)
 {
-    nq_preprocess p;
-    nq_preprocess_default(&p);
-    p.scale = 0.00392156862745098f;
     nq_dataset *calib = NULL, *test = NULL;
     nq_error err = {0};
-    if (nq_dataset_load(FM "train-images-idx3-ubyte.gz", NULL, &p, 200, &calib, &err) != NQ_OK ||
-        nq_dataset_load(FM "t10k-images-idx3-ubyte.gz", NULL, &p, 200, &test, &err) != NQ_OK) {
-        printf("skip: Fashion-MNIST not installed (%s)\n", err.msg);
-        return 0;
-    }
+    if (!load_fmnist(200, 200, &calib, &test)) return 0;
     nq_status st;
     nq_graph *q = quantize(calib, ISLAND, 0, 0, &st, &err), *f = quantize(calib, ISLAND, 0, 1, &st, &err);
     REQUIRE(q != NULL && f != NULL);
