@@ -81,7 +81,7 @@ def main():
         ]
     else:
         nodes += [
-            helper.make_node("Softmax" if variant == "unsupported-op" else "MaxPool", ["rd"], ["p"], name="pool",
+            helper.make_node("LeakyRelu" if variant == "unsupported-op" else "MaxPool", ["rd"], ["p"], name="pool",
                              **({} if variant == "unsupported-op" else {"kernel_shape": [2, 2], "strides": [2, 2]})),
             helper.make_node("QuantizeLinear", ["p", "s1", "zp"], ["pq"], name="q_pool"),
             helper.make_node("DequantizeLinear", ["pq", "s1", "zp"], ["pd"], name="dq_pool"),

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "export/qdq_internal.h"
+#include "ptq/ptq_internal.h"
 #include "nnquant/run.h"
 
 typedef struct ip {
@@ -523,10 +524,12 @@ static nq_status do_node(ip *x, const nq_node *n)
         (in_list(op, int_pass_ops, sizeof int_pass_ops / sizeof *int_pass_ops) || strcmp(op, "Clip") == 0 ||
          strcmp(op, "ReduceSum") == 0))
         return do_pass(x, n, first);
+    /* Sigmoid, Softmax, ...: kept in float, as PTQ keeps them (docs/ptq.md) */
+    if (nq_ptq_kind_of(n) == NQ_PTQ_FLOAT) return do_float(x, n);
     return ifail(x, n, NQ_ERR_UNSUPPORTED,
                  "no integer form for this operator on DequantizeLinear outputs in QDQ import "
                  "(supported: Conv, Gemm, MatMul, Add, Sub, Concat, Relu, Clip, MaxPool, "
-                 "GlobalAveragePool, ReduceSum, shape ops)");
+                 "GlobalAveragePool, ReduceSum, shape ops; kept in float: Sigmoid, Tanh, Softmax, ...)");
 }
 
 static nq_status do_io(ip *x)
