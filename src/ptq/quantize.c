@@ -203,36 +203,25 @@ nq_status nq_quantize_normalized_network(nq_graph *g, const nq_ranges *ranges, i
     return s == NQ_OK ? check_scales(g, err) : s;
 }
 
-/* The scaling Quantizer whose output reaches value v through
- * scale-equivariant nodes, or NULL. */
-static const nq_node *scaling_upstream(const nq_graph *g, int v)
+/* The node whose output reaches value v through scale-equivariant nodes
+ * (Relu, Flatten, Clip, ...), or NULL. */
+static const nq_node *source_upstream(const nq_graph *g, int v)
 {
     for (const nq_node *p = g->values[v]->producer; p != NULL; p = g->values[p->inputs[0]]->producer) {
-        if (nq_ptq_is_scaling(p)) return p;
         nq_ptq_kind k = nq_ptq_kind_of(p);
-        if ((k != NQ_PTQ_PASS && k != NQ_PTQ_CLIP) || p->n_inputs < 1 || p->inputs[0] < 0) return NULL;
+        if (k != NQ_PTQ_PASS && k != NQ_PTQ_CLIP) return p;
+        if (p->n_inputs < 1 || p->inputs[0] < 0) return NULL;
     }
     return NULL;
-}
-
-/* 1 if v is a float node's output, through scale-equivariant nodes. */
-static int float_upstream(const nq_graph *g, int v)
-{
-    for (const nq_node *p = g->values[v]->producer; p != NULL; p = g->values[p->inputs[0]]->producer) {
-        nq_ptq_kind k = nq_ptq_kind_of(p);
-        if (k == NQ_PTQ_FLOAT) return 1;
-        if ((k != NQ_PTQ_PASS && k != NQ_PTQ_CLIP) || p->n_inputs < 1 || p->inputs[0] < 0) return 0;
-    }
-    return 0;
 }
 
 nq_status nq_perform_dequantization(nq_graph *g, nq_error *err)
 {
     for (int i = 0; i < g->n_outputs; i++) {
         int v = g->outputs[i];
-        if (float_upstream(g, v)) continue; /* already float */
-        const nq_node *s = scaling_upstream(g, v);
-        if (s == NULL || nq_node_attr(s, NQ_ATTR_DEQUANT) == NULL)
+        const nq_node *s = source_upstream(g, v);
+        if (s != NULL && nq_ptq_kind_of(s) == NQ_PTQ_FLOAT) continue; /* already float */
+        if (s == NULL || !nq_ptq_is_scaling(s) || nq_node_attr(s, NQ_ATTR_DEQUANT) == NULL)
             return nq_error_set(err, NQ_ERR_INVALID_ARG,
                                 "output '%s' does not come from a quantized node: run quantize_normalized_network first",
                                 g->values[v]->name);
