@@ -76,8 +76,9 @@ static inline double gt_forward(gt_run *r, const float *rvec)
         memset(&r->out[k], 0, sizeof r->out[k]);
         outp[k] = &r->out[k];
     }
-    nq_kctx kc = {r->node, r->opset, r->n_in, (const nq_tensor *const *)inp, r->n_out, outp,
-                  NULL, 0, r->o->threads, &r->err};
+    nq_kctx kc = {.node = r->node, .opset = r->opset, .n_in = r->n_in,
+                  .in = (const nq_tensor *const *)inp, .n_out = r->n_out, .out = outp,
+                  .num_threads = r->o->threads, .err = &r->err};
     if (r->def->infer(&kc) != NQ_OK) return NAN;
     for (int k = 0; k < r->n_out; k++) {
         if (!outp[k]) continue;
@@ -132,7 +133,8 @@ static inline int gt_check(const nq_node *node, int64_t opset, int n_in, nq_tens
     nq_tensor shape_only[8], *inp[8], *outp[8] = {0};
     gt_ptrs(&r, inp, shape_only, 0);
     for (int k = 0; k < n_out; k++) outp[k] = &r.out[k];
-    nq_kctx kc = {node, opset, n_in, (const nq_tensor *const *)inp, n_out, outp, NULL, 0, 1, &r.err};
+    nq_kctx kc = {.node = node, .opset = opset, .n_in = n_in, .in = (const nq_tensor *const *)inp,
+                  .n_out = n_out, .out = outp, .num_threads = 1, .err = &r.err};
     if (r.def->infer(&kc) != NQ_OK) {
         fprintf(stderr, "%s: infer failed: %s\n", label, r.err.msg);
         return 1;

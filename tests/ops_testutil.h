@@ -79,7 +79,8 @@ static inline nq_status run_op_ex(const nq_op_def *def, const nq_node *n, int64_
         memset(&out[i], 0, sizeof out[i]);
         outp[i] = &out[i];
     }
-    nq_kctx c = {n, opset, n_in, inp, n_out, outp, NULL, 0, threads, err};
+    nq_kctx c = {.node = n, .opset = opset, .n_in = n_in, .in = inp, .n_out = n_out, .out = outp,
+                 .num_threads = threads, .err = err};
     nq_status s = def->infer(&c);
     if (s != NQ_OK) return s;
     for (int i = 0; i < n_out; i++) {

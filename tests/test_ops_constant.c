@@ -106,7 +106,8 @@ static void check_shape(int64_t opset, int64_t start, int64_t end, int n, const 
     nq_tensor y;
     tt_make(&y, NQ_DTYPE_INT64, 1, &(int64_t){n}, NULL);
     nq_tensor *outp[1] = {&y};
-    nq_kctx c = {&node.node, opset, 1, inp, 1, outp, NULL, 0, 1, &err};
+    nq_kctx c = {.node = &node.node, .opset = opset, .n_in = 1, .in = inp, .n_out = 1, .out = outp,
+                 .num_threads = 1, .err = &err};
     CHECK(nq_def_Shape.forward(&c) == NQ_OK);
     if (n > 0) CHECK(memcmp(y.data, want, sizeof(int64_t) * (size_t)n) == 0);
     nq_tensor_free(&y);

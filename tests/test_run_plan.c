@@ -80,7 +80,7 @@ int main(void)
         }
         nq_plan *p = NULL;
         nq_error err = {0};
-        if (nq_plan_build(g, in, n_in, 1, 1, &p, &err) != NQ_OK) {
+        if (nq_plan_build(g, in, n_in, 1, 1, 1, &p, &err) != NQ_OK) {
             fprintf(stderr, "plan: %s\n", err.msg);
             REQUIRE(0);
         }

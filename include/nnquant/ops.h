@@ -56,6 +56,8 @@ typedef enum nq_op_id {
  *           sets dtype, ndim and dims; forward() writes into out[i]->data,
  *           already allocated with that shape.
  */
+struct nq_fused;
+
 typedef struct nq_kctx {
     const nq_node *node;
     int64_t opset;           /* opset version of the node's domain */
@@ -67,7 +69,38 @@ typedef struct nq_kctx {
     size_t scratch_size;
     int num_threads;         /* threads the kernel may use (>= 1) */
     nq_error *err;
+    /* Nodes fused after this one (only for an op with takes_epilogues):
+     * forward() applies them, in order, to each part of out[0] it has
+     * finished, with nq_kctx_epilogues. */
+    const struct nq_fused *epi;
+    int n_epi;
 } nq_kctx;
+
+/* An op that can run in place on the output of the node before it, while
+ * that output is still in cache (Conv+BatchNormalization+Relu in one pass).
+ * A plane is one (sample, channel) pair of the [N, C, ...] input: the
+ * product of dims[2:] consecutive values (1 for rank 2).
+ *  fusable(c): at plan time, after infer(), 1 if this node's form can be
+ *           applied plane by plane (float32, output shape = input shape).
+ *  apply(c, y, p0, p1): computes the node on planes [p0, p1) of y in place,
+ *           on one thread, with exactly the operations forward() does (same
+ *           order: the result is bit-identical). It reads only the node's
+ *           other (constant) inputs and attributes, never in[0]->data. */
+typedef struct nq_epilogue_def {
+    int (*fusable)(const nq_kctx *c);
+    void (*apply)(const nq_kctx *c, float *y, int64_t p0, int64_t p1);
+} nq_epilogue_def;
+
+/* One fused node: its epilogue and its context (inputs, attributes). */
+typedef struct nq_fused {
+    const nq_epilogue_def *def;
+    nq_kctx c;
+} nq_fused;
+
+/* Applies c's fused nodes, in order, to planes [p0, p1) of y. */
+void nq_kctx_epilogues(const nq_kctx *c, float *y, int64_t p0, int64_t p1);
+/* Values per plane of a [N, C, ...] tensor (1 for rank <= 2). */
+int64_t nq_plane_size(const nq_tensor *t);
 
 typedef struct nq_op_def {
     const char *name;        /* ONNX op_type */
@@ -79,6 +112,10 @@ typedef struct nq_op_def {
     int shape_only;
     /* NULL for the default ONNX domain, else e.g. NQ_DOMAIN. */
     const char *domain;
+    /* Non-NULL if the node can be fused after its producer (see above). */
+    const nq_epilogue_def *epilogue;
+    /* 1 if forward() applies c->epi to its float32 out[0] (Conv). */
+    int takes_epilogues;
 } nq_op_def;
 
 /* Table lookup; NULL if the id is out of range. */

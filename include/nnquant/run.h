@@ -6,6 +6,10 @@
  * runs; the plan is rebuilt when input shapes change), one activation arena
  * whose buffers are reused by liveness, and scratch for the kernels.
  * Observers see every node output during a run (calibration uses them).
+ * Without observers, an element-wise node (BatchNormalization, Relu, Clip,
+ * LeakyRelu, ...) whose input only it reads, made by a float Conv, runs
+ * inside that Conv on each image as soon as it is computed: same bytes out,
+ * one pass less over memory, and no arena buffer for the value between.
  */
 #ifndef NNQUANT_RUN_H
 #define NNQUANT_RUN_H

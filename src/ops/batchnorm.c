@@ -49,31 +49,57 @@ static nq_status bn_infer(nq_kctx *c)
     return NQ_OK;
 }
 
+/* Planes [p0, p1) of x into y (y may be x): plane p is parameter p % np,
+ * `inner` values. */
+static void bn_planes(const nq_kctx *c, const float *x, float *y, int64_t np, int64_t inner,
+                      int64_t p0, int64_t p1)
+{
+    const float *scale = c->in[1]->data, *bias = c->in[2]->data;
+    const float *mean = c->in[3]->data, *var = c->in[4]->data;
+    const double eps = nq_node_attr_float(c->node, "epsilon", 1e-5f);
+    for (int64_t p = p0; p < p1; p++) {
+        const int64_t ch = p % np;
+        const float a = (float)(scale[ch] / sqrt((double)var[ch] + eps));
+        const float b = bias[ch] - mean[ch] * a;
+        const float *s = x + p * inner;
+        float *d = y + p * inner;
+        for (int64_t i = 0; i < inner; i++) d[i] = s[i] * a + b;
+    }
+}
+
 static nq_status bn_forward(nq_kctx *c)
 {
     int64_t np = 0;
     nq_status st = bn_check(c, &np);
     if (st) return st;
     const nq_tensor *x = c->in[0];
-    const float *xv = x->data, *scale = c->in[1]->data, *bias = c->in[2]->data;
-    const float *mean = c->in[3]->data, *var = c->in[4]->data;
-    float *y = c->out[0]->data;
-    const double eps = nq_node_attr_float(c->node, "epsilon", 1e-5f);
     const int64_t N = x->dims[0], sample = N ? nq_tensor_numel(x) / N : 0;
     const int64_t inner = np ? sample / np : 0; /* elements per parameter */
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t ch = 0; ch < np; ch++) {
-            const float a = (float)(scale[ch] / sqrt((double)var[ch] + eps));
-            const float b = bias[ch] - mean[ch] * a;
-            const float *s = xv + (n * np + ch) * inner;
-            float *d = y + (n * np + ch) * inner;
-            for (int64_t i = 0; i < inner; i++) d[i] = s[i] * a + b;
-        }
+    bn_planes(c, x->data, c->out[0]->data, np, inner, 0, N * np);
     /* running statistics are unchanged in inference: mean, var (, mean, var) */
     for (int i = 1; i < c->n_out && i < 5; i++)
-        if (c->out[i]) memcpy(c->out[i]->data, (i % 2 ? mean : var), (size_t)np * sizeof(float));
+        if (c->out[i])
+            memcpy(c->out[i]->data, c->in[i % 2 ? 3 : 4]->data, (size_t)np * sizeof(float));
     return NQ_OK;
 }
 
+/* Fusable when the parameters are per channel (not per value of a sample,
+ * as spatial = 0 has them) and no running statistics are asked for. */
+static int bn_fusable(const nq_kctx *c)
+{
+    int64_t np = 0;
+    if (bn_check(c, &np) != NQ_OK || np < 1 || np != c->in[0]->dims[1]) return 0;
+    for (int i = 1; i < c->n_out; i++)
+        if (c->out[i]) return 0;
+    return 1;
+}
+
+static void bn_apply(const nq_kctx *c, float *y, int64_t p0, int64_t p1)
+{
+    bn_planes(c, y, y, c->in[0]->dims[1], nq_plane_size(c->in[0]), p0, p1);
+}
+
+static const nq_epilogue_def bn_epilogue = {bn_fusable, bn_apply};
+
 const nq_op_def nq_def_BatchNormalization = {.name = "BatchNormalization", .infer = bn_infer,
-                                             .forward = bn_forward};
+                                             .forward = bn_forward, .epilogue = &bn_epilogue};

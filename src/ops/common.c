@@ -16,6 +16,18 @@ nq_status nq_kctx_fail(const nq_kctx *c, nq_status code, const char *fmt, ...)
                         n && n->name ? n->name : "?", n && n->op_type ? n->op_type : "?", msg);
 }
 
+void nq_kctx_epilogues(const nq_kctx *c, float *y, int64_t p0, int64_t p1)
+{
+    for (int k = 0; k < c->n_epi; k++) c->epi[k].def->apply(&c->epi[k].c, y, p0, p1);
+}
+
+int64_t nq_plane_size(const nq_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 2; i < t->ndim; i++) n *= t->dims[i];
+    return n;
+}
+
 nq_status nq_broadcast_shape(int na, const int64_t *a, int nb, const int64_t *b,
                              int *nout, int64_t *out)
 {

@@ -12,7 +12,9 @@
  *  - otherwise: im2col (in tiles of output rows) + nq_sgemm.
  * With several threads, images are spread over threads (each with its
  * scratch slice, GEMMs single-threaded); fewer images than threads run the
- * im2col + nq_sgemm path, nq_sgemm splitting each GEMM over the threads. */
+ * im2col + nq_sgemm path, nq_sgemm splitting each GEMM over the threads.
+ * Fused nodes (c->epi: BatchNormalization, Relu, Clip, ... the runtime
+ * appended) run on each image (depthwise: each plane) as soon as it is done. */
 #include <string.h>
 
 #include "kernels/conv_gemm.h"
@@ -174,7 +176,10 @@ static void conv_image(const conv_plan *p, const float *x, const float *w, const
 
 static nq_status conv_forward(nq_kctx *c)
 {
-    if (nq_iop_int_input(c)) return nq_conv_int_forward(c);
+    if (nq_iop_int_input(c)) {
+        if (c->n_epi > 0) return nq_kctx_fail(c, NQ_ERR_INTERNAL, "fused nodes on an integer Conv");
+        return nq_conv_int_forward(c);
+    }
     conv_plan p;
     nq_status st = conv_plan_make(c, &p);
     if (st) return st;
@@ -186,16 +191,20 @@ static nq_status conv_forward(nq_kctx *c)
     const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *y = c->out[0]->data;
     if (p.depthwise) {
-        const int64_t planes = p.s.N * p.s.M;
+        /* blocks of planes: whole images when there are enough for the threads */
+        const int64_t blk = p.s.N >= p.threads && p.s.M > 0 ? p.s.M : 1, blocks = p.s.N * p.s.M / blk;
         nq_window3 g;
         nq_window3_from_geom(&p.s.g, &g);
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
 #endif
-        for (int64_t i = 0; i < planes; i++) {
-            int64_t n = i / p.s.M, oc = i % p.s.M, ic = oc / p.s.Mg;
-            nq_dw_f32_plane(p.isa, &g, x + (n * p.s.C + ic) * p.s.in_plane, w + oc * p.s.kprod,
-                            bias ? bias[oc] : 0.0f, y + i * p.s.out_plane);
+        for (int64_t bi = 0; bi < blocks; bi++) {
+            for (int64_t i = bi * blk; i < (bi + 1) * blk; i++) {
+                int64_t n = i / p.s.M, oc = i % p.s.M, ic = oc / p.s.Mg;
+                nq_dw_f32_plane(p.isa, &g, x + (n * p.s.C + ic) * p.s.in_plane,
+                                w + oc * p.s.kprod, bias ? bias[oc] : 0.0f, y + i * p.s.out_plane);
+            }
+            nq_kctx_epilogues(c, y, bi * blk, (bi + 1) * blk);
         }
         return NQ_OK;
     }
@@ -211,27 +220,36 @@ static nq_status conv_forward(nq_kctx *c)
         char *slices = scratch + p.packed_w;
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
-        for (int64_t n = 0; n < p.s.N; n++)
+        for (int64_t n = 0; n < p.s.N; n++) {
             conv_image_fused(&p, x, pw, bias, y, n,
                              slices + p.slice * (size_t)omp_get_thread_num());
+            nq_kctx_epilogues(c, y, n * p.s.M, (n + 1) * p.s.M);
+        }
 #else
-        for (int64_t n = 0; n < p.s.N; n++) conv_image_fused(&p, x, pw, bias, y, n, slices);
+        for (int64_t n = 0; n < p.s.N; n++) {
+            conv_image_fused(&p, x, pw, bias, y, n, slices);
+            nq_kctx_epilogues(c, y, n * p.s.M, (n + 1) * p.s.M);
+        }
 #endif
         return NQ_OK;
     }
     if (p.threads <= 1) {
-        for (int64_t n = 0; n < p.s.N; n++)
+        for (int64_t n = 0; n < p.s.N; n++) {
             conv_image(&p, x, w, bias, y, n, (float *)scratch, c->num_threads);
+            nq_kctx_epilogues(c, y, n * p.s.M, (n + 1) * p.s.M);
+        }
         return NQ_OK;
     }
 #ifdef NQ_HAVE_OPENMP
 #pragma omp parallel for num_threads(p.threads) schedule(static)
-    for (int64_t n = 0; n < p.s.N; n++)
+    for (int64_t n = 0; n < p.s.N; n++) {
         conv_image(&p, x, w, bias, y, n,
                    (float *)(scratch + p.slice * (size_t)omp_get_thread_num()), 1);
+        nq_kctx_epilogues(c, y, n * p.s.M, (n + 1) * p.s.M);
+    }
 #endif
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Conv = {.name = "Conv", .infer = conv_infer,
-                               .forward = conv_forward, .scratch = conv_scratch};
+const nq_op_def nq_def_Conv = {.name = "Conv", .infer = conv_infer, .forward = conv_forward,
+                               .scratch = conv_scratch, .takes_epilogues = 1};

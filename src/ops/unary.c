@@ -120,14 +120,20 @@ static void unary_range(void *ctx, int64_t b, int64_t e)
     j->fn(j->x + b, j->y + b, e - b, j->p);
 }
 
+static unary_params unary_read_params(const nq_kctx *c, const unary_op *op)
+{
+    unary_params p = op->dflt;
+    if (op->has_alpha) p.alpha = nq_node_attr_float(c->node, "alpha", op->dflt.alpha);
+    if (op->has_beta) p.beta = nq_node_attr_float(c->node, "beta", op->dflt.beta);
+    return p;
+}
+
 static nq_status unary_forward(nq_kctx *c, const unary_op *op)
 {
     if (op->fn == relu_f32 && nq_iop_int_input(c)) return nq_relu_int_forward(c);
     nq_status s = unary_infer(c, op);
     if (s != NQ_OK) return s;
-    unary_job j = {op->fn, op->dflt, c->in[0]->data, c->out[0]->data};
-    if (op->has_alpha) j.p.alpha = nq_node_attr_float(c->node, "alpha", op->dflt.alpha);
-    if (op->has_beta) j.p.beta = nq_node_attr_float(c->node, "beta", op->dflt.beta);
+    unary_job j = {op->fn, unary_read_params(c, op), c->in[0]->data, c->out[0]->data};
     int64_t n = nq_tensor_numel(c->in[0]);
     if (n > 0 && (j.x == NULL || j.y == NULL))
         return nq_kctx_fail(c, NQ_ERR_INTERNAL, "tensor data missing");
@@ -135,10 +141,26 @@ static nq_status unary_forward(nq_kctx *c, const unary_op *op)
     return NQ_OK;
 }
 
+/* Fused after a Conv: every kernel is element-wise, so a range of planes
+ * is a range of elements. */
+static int unary_fusable(const nq_kctx *c) { return c->in[0]->dtype == NQ_DTYPE_FLOAT32; }
+
+static void unary_apply(const nq_kctx *c, const unary_op *op, float *y, int64_t p0, int64_t p1)
+{
+    const int64_t plane = nq_plane_size(c->in[0]);
+    op->fn(y + p0 * plane, y + p0 * plane, (p1 - p0) * plane, unary_read_params(c, op));
+}
+
 #define UNARY_DEF(Op, idx)                                                                 \
     static nq_status Op##_infer(nq_kctx *c) { return unary_infer(c, &unary_ops[idx]); }   \
     static nq_status Op##_forward(nq_kctx *c) { return unary_forward(c, &unary_ops[idx]); } \
-    const nq_op_def nq_def_##Op = {.name = #Op, .infer = Op##_infer, .forward = Op##_forward};
+    static void Op##_apply(const nq_kctx *c, float *y, int64_t p0, int64_t p1)             \
+    {                                                                                      \
+        unary_apply(c, &unary_ops[idx], y, p0, p1);                                        \
+    }                                                                                      \
+    static const nq_epilogue_def Op##_epilogue = {unary_fusable, Op##_apply};              \
+    const nq_op_def nq_def_##Op = {.name = #Op, .infer = Op##_infer, .forward = Op##_forward, \
+                                   .epilogue = &Op##_epilogue};
 
 UNARY_DEF(Relu, U_RELU)
 UNARY_DEF(LeakyRelu, U_LEAKY_RELU)

@@ -87,6 +87,28 @@ static void clip_range(void *ctx, int64_t b, int64_t e)
     j->fn(j->x + (size_t)b * j->esize, j->y + (size_t)b * j->esize, e - b, j->lo, j->hi);
 }
 
+/* The bounds: attributes before opset 11 (stored in *lo, *hi), else the
+ * optional inputs; NULL for an absent bound. */
+static nq_status clip_bounds(const nq_kctx *c, float *lo, float *hi, const void **plo,
+                             const void **phi)
+{
+    *plo = *phi = NULL;
+    if (c->opset < 11) {
+        *lo = nq_node_attr_float(c->node, "min", -FLT_MAX);
+        *hi = nq_node_attr_float(c->node, "max", FLT_MAX);
+        *plo = lo;
+        *phi = hi;
+        return NQ_OK;
+    }
+    for (int i = 1; i < c->n_in; i++) {
+        if (c->in[i] == NULL) continue;
+        if (c->in[i]->data == NULL) return nq_kctx_fail(c, NQ_ERR_INTERNAL, "bound data missing");
+        if (i == 1) *plo = c->in[i]->data;
+        else *phi = c->in[i]->data;
+    }
+    return NQ_OK;
+}
+
 static nq_status clip_forward(nq_kctx *c)
 {
     nq_status s = clip_infer(c);
@@ -95,20 +117,7 @@ static nq_status clip_forward(nq_kctx *c)
     float lo, hi;
     clip_job j = {clip_kernels[x->dtype], x->data, c->out[0]->data, nq_dtype_size(x->dtype),
                   NULL, NULL};
-    if (c->opset < 11) {
-        lo = nq_node_attr_float(c->node, "min", -FLT_MAX);
-        hi = nq_node_attr_float(c->node, "max", FLT_MAX);
-        j.lo = &lo;
-        j.hi = &hi;
-    } else {
-        for (int i = 1; i < c->n_in; i++) {
-            if (c->in[i] == NULL) continue;
-            if (c->in[i]->data == NULL)
-                return nq_kctx_fail(c, NQ_ERR_INTERNAL, "bound data missing");
-            if (i == 1) j.lo = c->in[i]->data;
-            else j.hi = c->in[i]->data;
-        }
-    }
+    if ((s = clip_bounds(c, &lo, &hi, &j.lo, &j.hi)) != NQ_OK) return s;
     int64_t n = nq_tensor_numel(x);
     if (n > 0 && (j.x == NULL || j.y == NULL))
         return nq_kctx_fail(c, NQ_ERR_INTERNAL, "tensor data missing");
@@ -116,7 +125,27 @@ static nq_status clip_forward(nq_kctx *c)
     return NQ_OK;
 }
 
-const nq_op_def nq_def_Clip = {.name = "Clip", .infer = clip_infer, .forward = clip_forward};
+/* Fused after a Conv: float32, with bounds known at plan time. */
+static int clip_fusable(const nq_kctx *c)
+{
+    float lo, hi;
+    const void *plo, *phi;
+    return c->in[0]->dtype == NQ_DTYPE_FLOAT32 && clip_bounds(c, &lo, &hi, &plo, &phi) == NQ_OK;
+}
+
+static void clip_apply(const nq_kctx *c, float *y, int64_t p0, int64_t p1)
+{
+    float lo, hi;
+    const void *plo, *phi;
+    clip_bounds(c, &lo, &hi, &plo, &phi);
+    const int64_t plane = nq_plane_size(c->in[0]);
+    clip_f32(y + p0 * plane, y + p0 * plane, (p1 - p0) * plane, plo, phi);
+}
+
+static const nq_epilogue_def clip_epilogue = {clip_fusable, clip_apply};
+
+const nq_op_def nq_def_Clip = {.name = "Clip", .infer = clip_infer, .forward = clip_forward,
+                               .epilogue = &clip_epilogue};
 
 /* ---- Identity ---- */
 static nq_status copy_data(nq_kctx *c)

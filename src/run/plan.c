@@ -24,7 +24,12 @@ void nq_plan_free(nq_plan *p)
     for (int s = 0; s < p->n_steps; s++) {
         free(p->steps[s].in);
         free(p->steps[s].out);
+        for (int k = 0; k < p->steps[s].n_epi; k++) {
+            free((void *)p->steps[s].epi[k].c.in);
+            free((void *)p->steps[s].epi[k].c.out);
+        }
     }
+    free(p->uses);
     for (int i = 0; i < p->n_inputs; i++) nq_tensor_free(&p->keys[i]);
     free(p->keys);
     free(p->slots);
@@ -138,6 +143,45 @@ static nq_status make_step(nq_plan *p, const nq_node *n, nq_step *st, nq_error *
     return NQ_OK;
 }
 
+/* Appends node n (its would-be step st, shapes inferred) to the fused nodes
+ * of the step that makes its input 0, when that step takes epilogues, n has
+ * an epilogue that fits this node, n alone reads that float32 value, n's
+ * other inputs are known and it has one output, of the same shape. Then
+ * the step writes n's output, st's tensor lists belong to the step and 1 is
+ * returned; else 0 and nothing changed. */
+static int fuse_into_producer(const nq_graph *g, nq_plan *p, const nq_node *n, nq_step *st)
+{
+    const nq_epilogue_def *e = st->def->epilogue;
+    const int v = n->n_inputs > 0 ? n->inputs[0] : -1;
+    if (e == NULL || st->def->scratch != NULL || v < 0 || p->slots[v].kind != NQ_SLOT_ACT ||
+        p->slots[v].def_step < 0 || p->uses[v] != 1)
+        return 0;
+    nq_slot *sv = &p->slots[v];
+    nq_step *prod = &p->steps[sv->def_step];
+    if (!prod->def->takes_epilogues || prod->n_epi >= NQ_MAX_FUSED || prod->out[0] != &sv->t ||
+        prod->in[0] == NULL || prod->in[0]->dtype != NQ_DTYPE_FLOAT32 ||
+        sv->t.dtype != NQ_DTYPE_FLOAT32)
+        return 0;
+    for (int k = 1; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && p->slots[n->inputs[k]].kind != NQ_SLOT_CONST) return 0;
+    for (int k = 1; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0) return 0;
+    if (n->n_outputs < 1 || n->outputs[0] < 0 || !nq_tensor_same_shape(st->out[0], &sv->t)) return 0;
+    /* no error sink: the plan outlives the caller's */
+    nq_kctx c = {.node = n, .opset = nq_graph_opset(g, n->domain), .n_in = n->n_inputs,
+                 .in = st->in, .n_out = n->n_outputs, .out = st->out, .num_threads = 1};
+    if (!e->fusable(&c)) return 0;
+    prod->epi[prod->n_epi++] = (nq_fused){e, c};
+    prod->out[0] = st->out[0];
+    sv->kind = NQ_SLOT_FUSED;
+    nq_slot *so = &p->slots[n->outputs[0]];
+    so->kind = NQ_SLOT_ACT;
+    so->def_step = so->last_step = sv->def_step;
+    st->in = NULL;
+    st->out = NULL;
+    return 1;
+}
+
 /* Plans one node: infer shapes; fold it when everything it reads is known. */
 static nq_status plan_node(const nq_graph *g, nq_plan *p, const nq_node *n, int num_threads,
                            nq_error *err)
@@ -167,6 +211,7 @@ static nq_status plan_node(const nq_graph *g, nq_plan *p, const nq_node *n, int 
         st->out = NULL;
         return s;
     }
+    if (!known && p->fuse && fuse_into_producer(g, p, n, st)) return NQ_OK;
     for (int k = 0; k < n->n_outputs; k++) {
         int v = n->outputs[k];
         if (v < 0) continue;
@@ -225,8 +270,20 @@ static nq_status init_slots(const nq_graph *g, nq_plan *p, const nq_tensor *inpu
     return NQ_OK;
 }
 
+/* p->uses: input slots reading each value, plus one per graph output. */
+static nq_status count_uses(const nq_graph *g, nq_plan *p, nq_error *err)
+{
+    p->uses = calloc((size_t)(g->n_values + 1), sizeof(int));
+    if (p->uses == NULL) return nq_error_set(err, NQ_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+            if (g->nodes[i]->inputs[k] >= 0) p->uses[g->nodes[i]->inputs[k]]++;
+    for (int i = 0; i < g->n_outputs; i++) p->uses[g->outputs[i]]++;
+    return NQ_OK;
+}
+
 nq_status nq_plan_build(const nq_graph *g, const nq_tensor *inputs, int n_inputs,
-                        int num_threads, int allocate, nq_plan **out, nq_error *err)
+                        int num_threads, int allocate, int fuse, nq_plan **out, nq_error *err)
 {
     *out = NULL;
     if (n_inputs != g->n_inputs)
@@ -244,6 +301,8 @@ nq_status nq_plan_build(const nq_graph *g, const nq_tensor *inputs, int n_inputs
         goto fail;
     }
     if ((s = init_slots(g, p, inputs, err)) != NQ_OK) goto fail;
+    p->fuse = fuse;
+    if (fuse && (s = count_uses(g, p, err)) != NQ_OK) goto fail;
     for (int i = 0; i < g->n_nodes; i++)
         if ((s = plan_node(g, p, g->nodes[i], num_threads, err)) != NQ_OK) goto fail;
     for (int i = 0; i < g->n_outputs; i++) {
@@ -255,6 +314,8 @@ nq_status nq_plan_build(const nq_graph *g, const nq_tensor *inputs, int n_inputs
         }
         sl->last_step = p->n_steps;
     }
+    free(p->uses);
+    p->uses = NULL;
     if (allocate) {
         if ((s = place_buffers(p, err)) != NQ_OK) goto fail;
         p->arena = aligned_alloc(NQ_ALIGN, p->arena_bytes ? p->arena_bytes : NQ_ALIGN);

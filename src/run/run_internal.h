@@ -9,8 +9,12 @@ typedef enum nq_slot_kind {
     NQ_SLOT_UNUSED = 0,
     NQ_SLOT_CONST,   /* known at plan time: initializer, folded value, small int input */
     NQ_SLOT_INPUT,   /* graph input fed at run time (data points into the caller's tensor) */
-    NQ_SLOT_ACT      /* computed at run time, lives in the arena */
+    NQ_SLOT_ACT,     /* computed at run time, lives in the arena */
+    NQ_SLOT_FUSED    /* made and consumed inside one fused step: never stored */
 } nq_slot_kind;
+
+/* Nodes fused after one step at most (Conv + BatchNormalization + Relu). */
+enum { NQ_MAX_FUSED = 4 };
 
 typedef struct nq_slot {
     nq_slot_kind kind;
@@ -25,7 +29,9 @@ typedef struct nq_step {
     const nq_op_def *def;
     size_t scratch;
     const nq_tensor **in;  /* n_inputs pointers into slots (NULL = absent) */
-    nq_tensor **out;
+    nq_tensor **out;       /* out[0]: the last fused node's output when n_epi > 0 */
+    int n_epi;             /* nodes fused after this one, applied in place to out[0] */
+    nq_fused epi[NQ_MAX_FUSED];
 } nq_step;
 
 typedef struct nq_plan {
@@ -39,13 +45,18 @@ typedef struct nq_plan {
      * small integer inputs that planning treated as known */
     int n_inputs;
     nq_tensor *keys;
+    int fuse;        /* element-wise nodes were fused into their producers */
+    int *uses;       /* while building: input slots reading each value, +1 per graph output */
 } nq_plan;
 
 /* Builds a plan for the given inputs (shapes; data is read only for small
  * integer inputs treated as known). With `allocate` 0, no arena is made
- * (shape inference only). */
+ * (shape inference only). With `fuse`, a node with an epilogue (nq_op_def)
+ * whose input 0 only it reads, made by a step that takes epilogues, runs
+ * inside that step: the value between them is never stored, and no
+ * observer could see it. */
 nq_status nq_plan_build(const nq_graph *g, const nq_tensor *inputs, int n_inputs,
-                        int num_threads, int allocate, nq_plan **out, nq_error *err);
+                        int num_threads, int allocate, int fuse, nq_plan **out, nq_error *err);
 void nq_plan_free(nq_plan *p);
 /* 1 if the plan was made for inputs of these shapes (and small-int data). */
 int nq_plan_matches(const nq_plan *p, const nq_tensor *inputs, int n_inputs);

@@ -74,10 +74,12 @@ nq_status nq_session_run(nq_session *s, const nq_tensor *inputs, int n_inputs,
     for (int i = 0; i < n_inputs; i++)
         if (inputs[i].data == NULL && nq_tensor_numel(&inputs[i]) > 0)
             return nq_error_set(err, NQ_ERR_INVALID_ARG, "input %d has no data", i);
-    if (!nq_plan_matches(s->plan, inputs, n_inputs)) {
+    /* observers see every node's output: no fusion while there are any */
+    const int fuse = s->n_obs == 0;
+    if (!nq_plan_matches(s->plan, inputs, n_inputs) || s->plan->fuse != fuse) {
         nq_plan_free(s->plan);
         s->plan = NULL;
-        nq_status st = nq_plan_build(g, inputs, n_inputs, s->num_threads, 1, &s->plan, err);
+        nq_status st = nq_plan_build(g, inputs, n_inputs, s->num_threads, 1, fuse, &s->plan, err);
         if (st != NQ_OK) return st;
     }
     nq_plan *p = s->plan;
@@ -98,6 +100,8 @@ nq_status nq_session_run(nq_session *s, const nq_tensor *inputs, int n_inputs,
             .scratch_size = st->scratch,
             .num_threads = s->num_threads,
             .err = err,
+            .epi = st->epi,
+            .n_epi = st->n_epi,
         };
         nq_status r = st->def->forward(&c);
         if (r != NQ_OK) return r;

@@ -30,7 +30,7 @@ static nq_status plan_for_batch(const nq_graph *g, int64_t batch, nq_plan **p, n
                              "input '%s' is a small integer tensor: shapes depend on its values",
                              v->name);
     }
-    if (s == NQ_OK) s = nq_plan_build(g, in, g->n_inputs, 1, 0, p, err);
+    if (s == NQ_OK) s = nq_plan_build(g, in, g->n_inputs, 1, 0, 0, p, err);
     free(in);
     return s;
 }
