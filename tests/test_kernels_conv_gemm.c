@@ -106,9 +106,9 @@ static void random_geom(nq_conv_geom *g, int nsp, int64_t max_in)
     }
 }
 
-/* The float depthwise plane, every variant, against the definition with
- * the same roundings in the same order (bias, then each tap's product
- * added): bit for bit. */
+/* Float depthwise planes, every variant, against the definition with the
+ * same roundings in the same order (bias, then each tap's product added):
+ * bit for bit. Runs of up to 6 planes, 1..3 outputs per input plane. */
 static void test_depthwise(void)
 {
     int bad = 0;
@@ -123,40 +123,50 @@ static void test_depthwise(void)
             g.out[i] = (g.in[i] + g.pad_begin[i] + g.pad_end[i] - span) / g.stride[i] + 1;
         }
         nq_window3_from_geom(&g, &w);
+        const int64_t mg = irand(1, 3), planes = irand(1, 2 * (int)mg), in_planes = (planes - 1) / mg + 1;
         const int64_t n_in = g.in[0] * g.in[1], n_out = g.out[0] * g.out[1];
-        const int64_t n_k = g.kernel[0] * g.kernel[1];
-        float *x = malloc(sizeof(float) * (size_t)n_in), *k = malloc(sizeof(float) * (size_t)n_k);
-        float *ref = malloc(sizeof(float) * (size_t)n_out), *y = malloc(sizeof(float) * (size_t)n_out);
+        const int64_t n_k = g.kernel[0] * g.kernel[1], has_bias = irand(0, 3) > 0;
+        float *x = malloc(sizeof(float) * (size_t)(n_in * in_planes));
+        float *k = malloc(sizeof(float) * (size_t)(n_k * planes)), bias[6];
+        float *ref = malloc(sizeof(float) * (size_t)(n_out * planes));
+        float *y = malloc(sizeof(float) * (size_t)(n_out * planes));
         REQUIRE(x && k && ref && y);
-        /* every third plane: signed zeros and infinities, where adding the
+        /* every third run: signed zeros and infinities, where adding the
            padding's zeros or products would change the bits (-0 + 0 = +0,
            Inf x 0 = NaN) */
         static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, 1.0f, -2.0f};
         const int sp = it % 3 == 1;
-        for (int64_t i = 0; i < n_in; i++) x[i] = sp ? special[irand(0, 5)] : frand();
-        for (int64_t i = 0; i < n_k; i++) k[i] = sp ? special[irand(0, 5) % 2 + 4 * irand(0, 1)] : frand();
-        const float bias = sp ? -0.0f : frand();
-        for (int64_t oh = 0; oh < g.out[0]; oh++)
-            for (int64_t ow = 0; ow < g.out[1]; ow++) {
-                float acc = bias;
-                for (int64_t kh = 0; kh < g.kernel[0]; kh++)
-                    for (int64_t kw = 0; kw < g.kernel[1]; kw++) {
-                        int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
-                        int64_t iw = ow * g.stride[1] - g.pad_begin[1] + kw * g.dilation[1];
-                        if (ih < 0 || ih >= g.in[0] || iw < 0 || iw >= g.in[1]) continue;
-                        float prod = k[kh * g.kernel[1] + kw] * x[ih * g.in[1] + iw];
-                        acc += prod;
-                    }
-                ref[oh * g.out[1] + ow] = acc;
-            }
+        for (int64_t i = 0; i < n_in * in_planes; i++) x[i] = sp ? special[irand(0, 5)] : frand();
+        for (int64_t i = 0; i < n_k * planes; i++)
+            k[i] = sp ? special[irand(0, 5) % 2 + 4 * irand(0, 1)] : frand();
+        for (int64_t j = 0; j < planes; j++) bias[j] = !has_bias ? 0.0f : sp ? -0.0f : frand();
+        for (int64_t j = 0; j < planes; j++) {
+            const float *xj = x + j / mg * n_in, *kj = k + j * n_k;
+            for (int64_t oh = 0; oh < g.out[0]; oh++)
+                for (int64_t ow = 0; ow < g.out[1]; ow++) {
+                    float acc = bias[j];
+                    for (int64_t kh = 0; kh < g.kernel[0]; kh++)
+                        for (int64_t kw = 0; kw < g.kernel[1]; kw++) {
+                            int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
+                            int64_t iw = ow * g.stride[1] - g.pad_begin[1] + kw * g.dilation[1];
+                            if (ih < 0 || ih >= g.in[0] || iw < 0 || iw >= g.in[1]) continue;
+                            float prod = kj[kh * g.kernel[1] + kw] * xj[ih * g.in[1] + iw];
+                            acc += prod;
+                        }
+                    ref[j * n_out + oh * g.out[1] + ow] = acc;
+                }
+        }
+        const nq_dw_f32_run run = {.n = planes, .mg = mg, .x = x, .x_plane = n_in, .w = k,
+                                   .w_plane = n_k, .bias = has_bias ? bias : NULL, .y = y,
+                                   .y_plane = n_out};
         for (int isa = 0; isa < NQ_F32_ISA_COUNT && !bad; isa++) {
             if (!nq_f32_isa_available((nq_f32_isa)isa)) continue;
-            memset(y, 0xA5, sizeof(float) * (size_t)n_out);
-            nq_dw_f32_plane((nq_f32_isa)isa, &w, x, k, bias, y);
-            if (memcmp(y, ref, sizeof(float) * (size_t)n_out) != 0) {
-                fprintf(stderr, "depthwise f32 isa %d, %lldx%lld kernel %lldx%lld: differs\n", isa,
-                        (long long)g.in[0], (long long)g.in[1], (long long)g.kernel[0],
-                        (long long)g.kernel[1]);
+            memset(y, 0xA5, sizeof(float) * (size_t)(n_out * planes));
+            nq_dw_f32_planes((nq_f32_isa)isa, &w, &run);
+            if (memcmp(y, ref, sizeof(float) * (size_t)(n_out * planes)) != 0) {
+                fprintf(stderr, "depthwise f32 isa %d, %lldx%lld kernel %lldx%lld, %lld planes (mg %lld): differs\n",
+                        isa, (long long)g.in[0], (long long)g.in[1], (long long)g.kernel[0],
+                        (long long)g.kernel[1], (long long)planes, (long long)mg);
                 bad = 1;
             }
         }

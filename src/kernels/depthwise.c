@@ -106,23 +106,19 @@ static inline void dw_phases_store(const dw_phases *p, const void *yf, void *y, 
 
 /* ---- float ---- */
 
-NQ_INT_ALWAYS_INLINE int dw_f32_flat(const nq_window3 *w, const float *x, const float *wt, float bias,
-                                     float *y)
+/* One plane from its phases xq and the padding mask mq (dw_phases_make). */
+NQ_INT_ALWAYS_INLINE void dw_f32_flat(const dw_phases *p, const nq_window3 *w, const float *xq,
+                                      const int32_t *mq, const float *wt, float bias, float *y)
 {
-    dw_phases p;
-    if (!dw_phases_make(w, (int64_t)sizeof(float), (int64_t)sizeof(float), &p)) return 0;
-    float xq[DW_FLAT_BYTES / sizeof(float)], yf[DW_FLAT_BYTES / sizeof(float)];
-    int32_t mq[DW_FLAT_BYTES / sizeof(int32_t)];
-    dw_copy_f32(&p, w, x, xq);
-    dw_mask_f32(&p, w, x, mq);
-    for (int64_t i = 0; i < p.n; i++) yf[i] = bias;
+    float yf[DW_FLAT_BYTES / sizeof(float)];
+    for (int64_t i = 0; i < p->n; i++) yf[i] = bias;
     for (int64_t kh = 0; kh < w->k[1]; kh++)
         for (int64_t kw = 0; kw < w->k[2]; kw++) {
             const float wv = wt[kh * w->k[2] + kw];
-            const int64_t off = dw_phases_tap(&p, w, kh, kw);
+            const int64_t off = dw_phases_tap(p, w, kh, kw);
             const float *restrict src = xq + off;
             const int32_t *restrict m = mq + off;
-            for (int64_t i = 0; i < p.n; i += DW_FLAT_BLOCK)
+            for (int64_t i = 0; i < p->n; i += DW_FLAT_BLOCK)
                 for (int64_t j = i; j < i + DW_FLAT_BLOCK; j++) {
                     /* the sum where the mask is all ones, else yf[j]: a select
                        by bits (a conditional float sum does not vectorize) */
@@ -134,15 +130,13 @@ NQ_INT_ALWAYS_INLINE int dw_f32_flat(const nq_window3 *w, const float *x, const 
                     memcpy(&yf[j], &yb, sizeof yb);
                 }
         }
-    dw_phases_store(&p, yf, y, sizeof(float));
-    return 1;
+    dw_phases_store(p, yf, y, sizeof(float));
 }
 
-/* 2-D (depth 1) planes, as conv.c sends them. */
-NQ_INT_ALWAYS_INLINE void dw_f32(const nq_window3 *g, const float *x, const float *w, float bias,
-                                 float *y)
+/* One plane in the row loops. */
+NQ_INT_ALWAYS_INLINE void dw_f32_rows(const nq_window3 *g, const float *x, const float *w, float bias,
+                                      float *y)
 {
-    if (dw_f32_flat(g, x, w, bias, y)) return;
     const int64_t OW = g->out[2], s = g->s[2];
     for (int64_t i = 0; i < g->out[1] * OW; i++) y[i] = bias;
     for (int64_t kh = 0; kh < g->k[1]; kh++)
@@ -161,30 +155,48 @@ NQ_INT_ALWAYS_INLINE void dw_f32(const nq_window3 *g, const float *x, const floa
         }
 }
 
-static void dw_f32_generic(const nq_window3 *g, const float *x, const float *w, float bias, float *y)
+/* 2-D (depth 1) planes, as conv.c sends them (nq_dw_f32_planes). The
+ * phase form builds the padding mask once for all of them, and the phases
+ * of an input plane once for its mg outputs. */
+NQ_INT_ALWAYS_INLINE void dw_f32(const nq_window3 *g, const nq_dw_f32_run *r)
 {
-    dw_f32(g, x, w, bias, y);
+    dw_phases p;
+    if (!dw_phases_make(g, (int64_t)sizeof(float), (int64_t)sizeof(float), &p)) {
+        for (int64_t j = 0; j < r->n; j++)
+            dw_f32_rows(g, r->x + j / r->mg * r->x_plane, r->w + j * r->w_plane,
+                        r->bias ? r->bias[j] : 0.0f, r->y + j * r->y_plane);
+        return;
+    }
+    float xq[DW_FLAT_BYTES / sizeof(float)];
+    int32_t mq[DW_FLAT_BYTES / sizeof(int32_t)];
+    dw_mask_f32(&p, g, r->x, mq);
+    for (int64_t j = 0; j < r->n; j++) {
+        if (j % r->mg == 0) dw_copy_f32(&p, g, r->x + j / r->mg * r->x_plane, xq);
+        dw_f32_flat(&p, g, xq, mq, r->w + j * r->w_plane, r->bias ? r->bias[j] : 0.0f,
+                    r->y + j * r->y_plane);
+    }
 }
+
+static void dw_f32_generic(const nq_window3 *g, const nq_dw_f32_run *r) { dw_f32(g, r); }
 #if NQ_INT_X86
 /* avx2 alone: no FMA, so no contraction of the product and the sum */
-NQ_INT_TARGET_AVX2 static void dw_f32_avx2(const nq_window3 *g, const float *x, const float *w,
-                                           float bias, float *y)
+NQ_INT_TARGET_AVX2 static void dw_f32_avx2(const nq_window3 *g, const nq_dw_f32_run *r)
 {
-    dw_f32(g, x, w, bias, y);
+    dw_f32(g, r);
 }
 #endif
 
-void nq_dw_f32_plane(nq_f32_isa isa, const nq_window3 *w, const float *x, const float *wts,
-                     float bias, float *y)
+void nq_dw_f32_planes(nq_f32_isa isa, const nq_window3 *w, const nq_dw_f32_run *r)
 {
+    if (r->n <= 0) return;
 #if NQ_INT_X86
     if (isa == NQ_F32_ISA_AVX2 && nq_f32_isa_available(isa)) {
-        dw_f32_avx2(w, x, wts, bias, y);
+        dw_f32_avx2(w, r);
         return;
     }
 #endif
     (void)isa;
-    dw_f32_generic(w, x, wts, bias, y);
+    dw_f32_generic(w, r);
 }
 
 /* ---- integer ---- */

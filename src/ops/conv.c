@@ -199,12 +199,15 @@ static nq_status conv_forward(nq_kctx *c)
 #pragma omp parallel for num_threads(p.threads) schedule(static) if (p.threads > 1)
 #endif
         for (int64_t bi = 0; bi < blocks; bi++) {
-            for (int64_t i = bi * blk; i < (bi + 1) * blk; i++) {
-                int64_t n = i / p.s.M, oc = i % p.s.M, ic = oc / p.s.Mg;
-                nq_dw_f32_plane(p.isa, &g, x + (n * p.s.C + ic) * p.s.in_plane,
-                                w + oc * p.s.kprod, bias ? bias[oc] : 0.0f, y + i * p.s.out_plane);
-            }
-            nq_kctx_epilogues(c, y, bi * blk, (bi + 1) * blk);
+            /* a whole image, or one plane: oc0 is 0 or the block has one plane */
+            const int64_t i0 = bi * blk, n = i0 / p.s.M, oc0 = i0 % p.s.M;
+            const nq_dw_f32_run r = {.n = blk, .mg = p.s.Mg,
+                                     .x = x + (n * p.s.C + oc0 / p.s.Mg) * p.s.in_plane,
+                                     .x_plane = p.s.in_plane, .w = w + oc0 * p.s.kprod,
+                                     .w_plane = p.s.kprod, .bias = bias ? bias + oc0 : NULL,
+                                     .y = y + i0 * p.s.out_plane, .y_plane = p.s.out_plane};
+            nq_dw_f32_planes(p.isa, &g, &r);
+            nq_kctx_epilogues(c, y, i0, i0 + blk);
         }
         return NQ_OK;
     }
