@@ -108,6 +108,32 @@ static void run(const nq_graph *g, const nq_tensor *x, int threads, int observe,
     nq_session_free(s);
 }
 
+/* One session: fused, then with an observer (the plan is rebuilt unfused:
+ * the observer sees every node), then without it again: the same bytes. */
+static void check_switch(const nq_graph *g, const nq_tensor *x)
+{
+    nq_session *s = NULL;
+    nq_error err = {0};
+    nq_tensor y[3][2] = {{{0}}};
+    int calls = 0;
+    REQUIRE(nq_session_create(g, NULL, &s, &err) == NQ_OK);
+    REQUIRE(nq_session_run(s, x, 1, y[0], 2, &err) == NQ_OK);
+    REQUIRE(nq_session_add_observer(s, count_calls, &calls, &err) == NQ_OK);
+    REQUIRE(nq_session_run(s, x, 1, y[1], 2, &err) == NQ_OK);
+    CHECK(calls == g->n_nodes);
+    nq_session_clear_observers(s);
+    REQUIRE(nq_session_run(s, x, 1, y[2], 2, &err) == NQ_OK);
+    CHECK(calls == g->n_nodes);
+    for (int r = 1; r < 3; r++)
+        for (int k = 0; k < 2; k++) {
+            CHECK(memcmp(y[r][k].data, y[0][k].data,
+                         (size_t)nq_tensor_numel(&y[0][k]) * sizeof(float)) == 0);
+        }
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 2; k++) nq_tensor_free(&y[r][k]);
+    nq_session_free(s);
+}
+
 /* The plan fuses BN+Clip into c1, BN+Relu into c2, LeakyRelu into c3,
  * nothing into c4 or c5: 13 nodes in 8 steps, the fused values never stored. */
 static void check_plan(const nq_graph *g, const nq_tensor *x)
@@ -139,6 +165,7 @@ int main(void)
         REQUIRE(nq_tensor_alloc(&x, NQ_DTYPE_FLOAT32, 4, xd, NULL) == NQ_OK);
         for (int64_t i = 0; i < nq_tensor_numel(&x); i++) ((float *)x.data)[i] = 2 * rng_sym(&r);
         if (batch == 1) check_plan(g, &x);
+        check_switch(g, &x);
         for (int threads = 1; threads <= 2; threads++) {
             nq_tensor fused[2] = {{0}}, plain[2] = {{0}};
             run(g, &x, threads, 0, fused);
