@@ -87,8 +87,7 @@ static nq_status bn_dims(const nq_gctx *c, int64_t *N, int64_t *C, int64_t *inne
         return nq_grad_fail(c, NQ_ERR_UNSUPPORTED, "spatial=0 is not supported in training");
     *N = x->dims[0];
     *C = x->dims[1];
-    *inner = 1;
-    for (int i = 2; i < x->ndim; i++) *inner *= x->dims[i];
+    *inner = nq_plane_size(x);
     for (int i = 0; i < 5; i++)
         if (c->in[i] == NULL || c->in[i]->dtype != NQ_DTYPE_FLOAT32 ||
             (i > 0 && nq_tensor_numel(c->in[i]) != *C))
