@@ -145,8 +145,9 @@ static nq_status make_step(nq_plan *p, const nq_node *n, nq_step *st, nq_error *
 
 /* Appends node n (its would-be step st, shapes inferred) to the fused nodes
  * of the step that makes its input 0, when that step takes epilogues, n has
- * an epilogue that fits this node, n alone reads that float32 value, n's
- * other inputs are known and it has one output, of the same shape. Then
+ * an epilogue that fits this node (and needs no scratch), n alone reads that
+ * float32 value, n's other inputs are known and it has one output, of the
+ * same shape. Then
  * the step writes n's output, st's tensor lists belong to the step and 1 is
  * returned; else 0 and nothing changed. */
 static int fuse_into_producer(const nq_graph *g, nq_plan *p, const nq_node *n, nq_step *st)
